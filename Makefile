@@ -1,0 +1,60 @@
+# virtops.compute — the commands a user and CI run (as root, on Debian/Ubuntu).
+#   make demo   set up everything, start the lab daemons, build the tiny image, run playbooks/demo.yml
+#   make test   set up everything and run the whole suite (unit, end-to-end against the real lab, sanity, lint)
+SHELL := /bin/bash
+VENV := $(CURDIR)/.venv
+PY := $(VENV)/bin/python
+export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.build/collections
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export PYTHONPATH := $(CURDIR)/tests
+LAB := $(PY) -m lab.cli
+PYTEST_ARGS ?=
+
+.PHONY: demo test setup lab-up lab-down lab-status images unit e2e sanity lint build changelog
+
+demo: setup
+	$(LAB) up
+	$(PY) -m lab.images build tiny
+	$(VENV)/bin/ansible-playbook playbooks/demo.yml
+
+test: setup
+	$(MAKE) --no-print-directory lint
+	$(MAKE) --no-print-directory sanity
+	$(MAKE) --no-print-directory build
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+setup:
+	@scripts/setup.sh
+
+lab-up: setup
+	$(LAB) up --hosts 1 --iscsi --ovs
+
+lab-down:
+	$(LAB) down
+
+lab-status:
+	$(LAB) status
+
+images: setup
+	$(PY) -m lab.images build all
+
+unit: setup
+	$(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)
+
+e2e: setup
+	$(VENV)/bin/pytest tests/e2e $(PYTEST_ARGS)
+
+sanity: setup
+	@scripts/sanity.sh
+
+lint: setup
+	@echo "[lint] ansible-lint"
+	cd $(CURDIR) && $(VENV)/bin/ansible-lint --offline -q
+
+build: setup
+	@echo "[build] ansible-galaxy collection build"
+	@mkdir -p .build/dist
+	$(VENV)/bin/ansible-galaxy collection build --force --output-path .build/dist .
+
+changelog: setup
+	$(VENV)/bin/antsibull-changelog lint
