@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 demo: setup
 	$(LAB) up
 	$(PY) -m lab.images build tiny
-	$(VENV)/bin/ansible-playbook playbooks/demo.yml
+	VIRTOPS_TINY_IMAGE=$$($(PY) -m lab.images path tiny) $(VENV)/bin/ansible-playbook playbooks/demo.yml
 
 test: setup
 	$(MAKE) --no-print-directory lint

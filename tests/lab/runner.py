@@ -54,9 +54,11 @@ class ModuleResult:
         return self.data.get('msg', '')
 
 
-def run_module(name, check=False, diff=False, env=None, timeout=600, **params):
-    """Run ``virtops.compute.<name>`` with ``params``; returns a ModuleResult."""
-    path = os.path.join(REPO_ROOT, 'plugins', 'modules', name + '.py')
+def run_module(module, /, check=False, diff=False, env=None, _timeout=600, **params):
+    """Run ``virtops.compute.<module>`` with ``params``; returns a ModuleResult.
+
+    ``module`` is positional-only so that a module's own ``name`` option can be passed."""
+    path = os.path.join(REPO_ROOT, 'plugins', 'modules', module + '.py')
     args = dict(params)
     args['_ansible_check_mode'] = check
     args['_ansible_diff'] = diff
@@ -65,7 +67,7 @@ def run_module(name, check=False, diff=False, env=None, timeout=600, **params):
         args_file = handle.name
     try:
         proc = subprocess.run([sys.executable, path, args_file], capture_output=True, text=True,
-                              env=_env(env), timeout=timeout, check=False)
+                              env=_env(env), timeout=_timeout, check=False)
     finally:
         os.unlink(args_file)
     data = None

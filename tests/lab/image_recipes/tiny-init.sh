@@ -16,7 +16,8 @@ while read -r module; do
 done < /etc/modules.order
 
 name=tiny
-for word in $(cat /proc/cmdline); do
+read -r cmdline < /proc/cmdline
+for word in $cmdline; do
   case "$word" in virtops.hostname=*) name=${word#virtops.hostname=} ;; esac
 done
 hostname "$name"
