@@ -44,12 +44,36 @@ class Guest:
                       vcpus=vcpus, cpu_time_ns=cpu_time, managed_save=bool(self.dom.hasManagedSaveImage(0)))
         result.update(self.state())
         result['disks'] = [disk_facts(disk) for disk in domain.disks]
+        addresses = self.addresses(domain) if result['state'] in ('running', 'paused') else {}
         result['interfaces'] = [dict(mac=iface.mac, type=iface.type, source=iface.source_network or iface.source_bridge,
-                                     model=iface.model_type, target=iface.target_dev) for iface in domain.interfaces]
+                                     model=iface.model, target=iface.target_dev,
+                                     addresses=addresses.get((iface.mac or '').lower(), []))
+                                for iface in domain.interfaces]
         result['consoles'] = consoles(domain)
         result['rescued'] = bool(domain.get_app_metadata().get('rescued', False))
         result['firmware'] = 'uefi' if (domain.os_firmware == 'efi' or domain.loader_type == 'pflash') else 'bios'
         return result
+
+    def addresses(self, domain):
+        """{mac: [{address, prefix, family}]} from the guest agent, else from DHCP leases; {} when neither knows."""
+        sources = []
+        if any(channel.is_guest_agent for channel in domain.channels):
+            sources.append(libvirt.VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT)
+        sources.append(libvirt.VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE)
+        for source in sources:
+            try:
+                found = self.dom.interfaceAddresses(source, 0)
+            except libvirt.libvirtError:
+                continue
+            result = {}
+            for details in (found or {}).values():
+                mac = (details.get('hwaddr') or '').lower()
+                for addr in details.get('addrs') or []:
+                    family = 'ipv6' if addr.get('type') == libvirt.VIR_IP_ADDR_TYPE_IPV6 else 'ipv4'
+                    result.setdefault(mac, []).append(dict(address=addr.get('addr'), prefix=addr.get('prefix'), family=family))
+            if result:
+                return result
+        return {}
 
 
 def disk_facts(disk):

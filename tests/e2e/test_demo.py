@@ -10,7 +10,7 @@ DEMO_GUEST = 'demo-tiny'
 
 
 @pytest.fixture
-def demo_env(lab_libvirt, tiny_image):
+def demo_env(lab_libvirt, libvirt_conn, tiny_image):
     run_module('guest', name=DEMO_GUEST, state='absent')
     yield {'LIBVIRT_DEFAULT_URI': lab_libvirt, 'VIRTOPS_TINY_IMAGE': tiny_image.directory}
     run_module('guest', name=DEMO_GUEST, state='absent')

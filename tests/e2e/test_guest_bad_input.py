@@ -14,7 +14,7 @@ def boot(tiny_image):
 
 
 @pytest.fixture(scope='module')
-def existing(lab_libvirt, boot):
+def existing(libvirt_conn, boot):
     run_module('guest', name=EXISTING, state='absent')
     result = run_module('guest', name=EXISTING, state='stopped', **boot)
     assert not result.failed, result.msg

@@ -12,7 +12,7 @@ SERIAL_PORT = 4561
 
 
 @pytest.fixture(scope='module')
-def consoles_guest(lab_libvirt, tiny_image):
+def consoles_guest(libvirt_conn, tiny_image):
     params = dict(name=NAME, virt_type='qemu', memory_mb=192, kernel=tiny_image.kernel, initrd=tiny_image.initrd,
                   cmdline=tiny_image.cmdline, serial_console=dict(type='tcp', port=SERIAL_PORT),
                   graphics=[dict(type='vnc'), dict(type='spice')])

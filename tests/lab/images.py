@@ -227,6 +227,7 @@ def build_tiny(work, log):
     _write(os.path.join(root, 'init'), recipe('tiny-init.sh'), 0o755)
     _write(os.path.join(root, 'etc/udhcpc.script'), recipe('tiny-udhcpc.script'), 0o755)
     _write(os.path.join(root, 'sbin/shutdown'), recipe('tiny-shutdown.sh'), 0o755)
+    _write(os.path.join(root, 'usr/sbin/chpasswd'), recipe('tiny-chpasswd.sh'), 0o755)
     _write(os.path.join(root, 'etc/acpi/power-button.sh'), recipe('tiny-power-button.sh'), 0o755)
     _write(os.path.join(root, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\n')
     _write(os.path.join(root, 'etc/shadow'), 'root:*:19000:0:99999:7:::\n', 0o600)
