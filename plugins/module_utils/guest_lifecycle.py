@@ -308,6 +308,7 @@ class GuestConverger:
 
     def _remove(self, dom):
         if dom is None:
+            self._remove_leftovers()
             return None
         self.tracker.add('state', _power(dom), 'absent')
         if self.check:
@@ -323,6 +324,22 @@ class GuestConverger:
         if metadata.get('managed_by') == 'virtops.compute':
             self._remove_files(metadata)
         return None
+
+    def _remove_leftovers(self):
+        """Files a crashed or interrupted run left behind for a guest that is no longer defined."""
+        try:
+            pool = self.conn.storagePoolLookupByName(self.params['storage_pool'])
+        except libvirt.libvirtError:
+            return
+        if not pool.isActive():
+            return
+        pool.refresh(0)
+        for name in (instance_storage.root_volume_name(self.name), instance_storage.serial_log_name(self.name)):
+            if instance_storage.find_volume(pool, name) is not None:
+                self.tracker.add('leftover ' + name, 'present', 'absent')
+                if not self.check:
+                    instance_storage.delete_volume(pool, name)
+                    self.notes.append('removed the leftover %s' % name)
 
     def _remove_files(self, metadata):
         try:

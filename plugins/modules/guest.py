@@ -41,7 +41,8 @@ options:
       - C(suspended) saves its memory to disk with libvirt managed save; it then uses no RAM or CPU and a later
         C(running) resumes it where it left off. A stopped guest is started first.
       - C(absent) turns it off and removes the definition with its managed-save image, NVRAM and snapshot metadata,
-        and the root disk and console log this module made; never the base image or attached volumes.
+        and the root disk and console log this module made; never the base image or attached volumes. For a guest
+        that is not defined, it removes a root disk or console log an interrupted run left behind in O(storage_pool).
     type: str
     choices: [running, stopped, paused, suspended, absent]
     default: running

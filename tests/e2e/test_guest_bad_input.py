@@ -1,4 +1,7 @@
 """Bad input to the guest module: one clear sentence each, and libvirt left exactly as it was."""
+import os
+import subprocess
+
 import pytest
 
 from lab.checks import assert_one_sentence, libvirt_snapshot
@@ -66,3 +69,21 @@ def test_absent_on_a_missing_guest_is_not_a_change(libvirt_conn):
     result = run_module('guest', name='lab-never-was', state='absent')
     assert not result.failed and not result.changed and result['guest'] is None
     assert libvirt_snapshot(libvirt_conn) == before
+
+
+def test_absent_removes_files_an_interrupted_run_left(libvirt_conn, tmp_path):
+    base = str(tmp_path / 'base.qcow2')
+    subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', base, '16M'], check=True)
+    os.chmod(str(tmp_path), 0o755)
+    pool = libvirt_conn.storagePoolLookupByName('virtops-instances')
+    pool.createXML("<volume><name>lab-leftover-root.qcow2</name><capacity unit='MiB'>1</capacity>"
+                   "<target><format type='qcow2'/></target></volume>", 0)
+    refused = run_module('guest', name='lab-leftover', virt_type='qemu', image=base)
+    assert refused.failed
+    assert_one_sentence(refused.msg, 'lab-leftover', 'left over')
+    before = libvirt_snapshot(libvirt_conn)
+    assert run_module('guest', check=True, name='lab-leftover', state='absent').changed
+    assert libvirt_snapshot(libvirt_conn) == before
+    cleaned = run_module('guest', name='lab-leftover', state='absent')
+    assert cleaned.changed and 'removed the leftover lab-leftover-root.qcow2' in cleaned['actions']
+    assert not run_module('guest', name='lab-leftover', state='absent').changed

@@ -1,13 +1,12 @@
 """Changing a running guest: live disk QoS that really throttles, live root growth, restarts only when allowed."""
 import os
 import re
-import socket
 import subprocess
-import time
 
 import pytest
 
 from lab.checks import assert_one_sentence, libvirt_snapshot
+from lab.console import serial_shell
 from lab.runner import run_module
 
 NAME = 'lab-changes'
@@ -37,23 +36,7 @@ def _boot_id(conn):
 
 
 def _shell(command, timeout=120):
-    """Run a command on the guest's serial shell; returns what it printed."""
-    with socket.create_connection(('127.0.0.1', SERIAL_PORT), timeout=10) as sock:
-        sock.settimeout(1)
-        data, deadline = b'', time.time() + 60
-        while b'tiny# ' not in data and time.time() < deadline:
-            try:
-                data += sock.recv(4096)
-            except socket.timeout:
-                sock.sendall(b'\r\n')
-        sock.sendall(command.encode() + b'; echo @@DONE@@\r\n')
-        data, deadline = b'', time.time() + timeout
-        while data.count(b'@@DONE@@') < 2 and time.time() < deadline:
-            try:
-                data += sock.recv(4096)
-            except socket.timeout:
-                continue
-        return data.decode(errors='replace')
+    return serial_shell(SERIAL_PORT, command, timeout)
 
 
 def _read_seconds(skip_blocks):

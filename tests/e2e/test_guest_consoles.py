@@ -5,6 +5,7 @@ import time
 
 import pytest
 
+from lab.console import wait_for_log
 from lab.runner import run_module
 
 NAME = 'lab-consoles'
@@ -58,13 +59,7 @@ def test_interactive_serial_gives_a_shell(consoles_guest):
 
 def test_serial_log_is_readable_while_running(consoles_guest):
     guest, _params = consoles_guest
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        with open(guest['consoles']['serial_log'], errors='replace') as handle:
-            if 'virtops-tiny: boot complete' in handle.read():
-                return
-        time.sleep(0.5)
-    raise AssertionError('the boot marker never reached the serial log')
+    wait_for_log(guest['consoles']['serial_log'], 'virtops-tiny: boot complete', timeout=60)
 
 
 def test_vnc_handshake(consoles_guest):

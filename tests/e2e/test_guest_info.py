@@ -4,6 +4,7 @@ import time
 import pytest
 
 from lab.checks import assert_one_sentence, libvirt_snapshot
+from lab.console import wait_for_log
 from lab.runner import run_module
 
 NAME = 'lab-info'
@@ -35,14 +36,7 @@ def test_status_matches_libvirt(info_guest):
     time.sleep(1.5)
     second = _one()[0]
     assert second['cpu_time_ns'] > first['cpu_time_ns'] > 0
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        with open(first['consoles']['serial_log'], errors='replace') as handle:
-            if 'virtops-tiny: boot complete' in handle.read():
-                break
-        time.sleep(0.5)
-    else:
-        raise AssertionError('the serial log path does not carry the guest output')
+    wait_for_log(first['consoles']['serial_log'], 'virtops-tiny: boot complete')
     assert first['consoles']['serial']['type'] == 'pty' and first['consoles']['serial']['pty'].startswith('/dev/pts/')
     assert 'vnc' not in first['consoles'] and 'spice' not in first['consoles']
 

@@ -13,6 +13,7 @@ import libvirt
 import pytest
 
 from lab.checks import libvirt_snapshot
+from lab.console import wait_for_log
 from lab.runner import run_module
 
 NAME = 'lab-life'
@@ -72,13 +73,8 @@ def _serial(_conn):
         return handle.read()
 
 
-def _wait_serial(conn, text, count=1, timeout=90):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if _serial(conn).count(text) >= count:
-            return
-        time.sleep(0.5)
-    raise AssertionError('%r did not appear %d times in the serial log:\n%s' % (text, count, _serial(conn)[-2000:]))
+def _wait_serial(_conn, text, count=1):
+    wait_for_log(os.path.join(INSTANCES, NAME + '-console.log'), text, count)
 
 
 def test_lifecycle(libvirt_conn, life, tiny_image, base_image):

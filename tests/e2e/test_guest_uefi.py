@@ -1,7 +1,7 @@
 """UEFI: a guest boots through OVMF and its NVRAM goes with it."""
 import os
-import time
 
+from lab.console import wait_for_log
 from lab.runner import run_module
 
 NAME = 'lab-uefi'
@@ -19,16 +19,7 @@ def test_uefi_guest_boots_and_nvram_is_removed(libvirt_conn, tiny_image):
         assert 'OVMF' in xml and '<nvram' in xml, xml
         nvram = xml.split('<nvram', 1)[1].split('>', 1)[1].split('<', 1)[0]
         assert os.path.exists(nvram)
-        log = result['guest']['consoles']['serial_log']
-
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            with open(log, errors='replace') as handle:
-                if tiny_image.marker in handle.read():
-                    break
-            time.sleep(1)
-        else:
-            raise AssertionError('the UEFI guest never booted its kernel')
+        wait_for_log(result['guest']['consoles']['serial_log'], tiny_image.marker, timeout=120)
         assert not run_module('guest', **params).changed
         gone = run_module('guest', name=NAME, state='absent')
         assert gone.changed and not os.path.exists(nvram), 'NVRAM left behind'
