@@ -89,6 +89,10 @@ class VirtopsModule:
             self.fail(str(err))
         except libvirt.libvirtError as err:
             self.fail(describe_libvirt_error(err), exception=traceback.format_exc())
+        if result.get('failed'):
+            result = dict(result)
+            result.pop('failed')
+            self.fail(result.pop('msg'), **result)
         self._close()
         result.setdefault('changed', False)
         self.ansible.exit_json(**result)

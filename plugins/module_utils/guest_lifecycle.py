@@ -15,7 +15,7 @@ __metaclass__ = type
 
 import time
 
-from ansible_collections.virtops.compute.plugins.module_utils import guest_spec, instance_storage, states
+from ansible_collections.virtops.compute.plugins.module_utils import guest_nics, guest_spec, instance_storage, states
 from ansible_collections.virtops.compute.plugins.module_utils.connection import VirtopsError, describe_libvirt_error, libvirt
 from ansible_collections.virtops.compute.plugins.module_utils.diff import DifferenceTracker
 from ansible_collections.virtops.compute.plugins.module_utils.guest import Guest
@@ -56,7 +56,10 @@ class GuestConverger:
         self.check = vm.check_mode
         self.tracker = DifferenceTracker(secret_keys=('password',))
         self.notes = []
-        self._caps = None
+        # host facts that do not change during a run; the guests module shares one dict among its guests
+        self.host_cache = getattr(vm, 'host_cache', None)
+        if self.host_cache is None:
+            self.host_cache = {}
 
     def where(self):
         return "guest '%s'" % self.name
@@ -92,9 +95,9 @@ class GuestConverger:
     # ------------------------------------------------------------------ host checks
 
     def _capabilities(self):
-        if self._caps is None:
-            self._caps = Capabilities.from_xml(self.conn.getCapabilities())
-        return self._caps
+        if 'capabilities' not in self.host_cache:
+            self.host_cache['capabilities'] = Capabilities.from_xml(self.conn.getCapabilities())
+        return self.host_cache['capabilities']
 
     def _machine_aliases(self):
         caps = self._capabilities()
@@ -108,9 +111,12 @@ class GuestConverger:
         if params.get('virt_type') and params['virt_type'] not in caps.domain_types('x86_64'):
             raise VirtopsError("%s: virt_type %s is not offered by this host (it offers %s)."
                                % (self.where(), params['virt_type'], ', '.join(caps.domain_types('x86_64'))))
-        total_mb = self.conn.getInfo()[1]
-        if params.get('memory_mb') and params['memory_mb'] > total_mb:
-            raise VirtopsError("%s: memory_mb %d exceeds the host's %d MiB of memory." % (self.where(), params['memory_mb'], total_mb))
+        if 'memory_mb' not in self.host_cache:
+            self.host_cache['memory_mb'] = self.conn.getInfo()[1]
+        total_mb = self.host_cache['memory_mb']
+        for key in ('memory_mb', 'max_memory_mb'):
+            if params.get(key) and params[key] > total_mb:
+                raise VirtopsError("%s: %s %d exceeds the host's %d MiB of memory." % (self.where(), key, params[key], total_mb))
         if params.get('firmware') == 'uefi':
             dom_caps = DomainCapabilities.from_xml(self.conn.getDomainCapabilities(
                 None, 'x86_64', params.get('machine'), params.get('virt_type'), 0))
@@ -130,6 +136,7 @@ class GuestConverger:
         self._check_host()
         if not params.get('image') and not params.get('kernel'):
             raise VirtopsError('%s: a new guest needs an image or a kernel to boot.' % self.where())
+        guest_nics.check_networks(self.conn, self.where(), params.get('nics'))
         self.tracker.add('state', 'absent', params['state'])
         pool = instance_storage.ensure_pool(self.conn, params['storage_pool'], check_mode=self.check)
         root = None
@@ -180,14 +187,28 @@ class GuestConverger:
             if self.tracker.add('graphics.%s.password' % kind, held.get(kind), password, secret=True) and 'graphics' not in changes:
                 changes.append('graphics')
         grow = self._root_growth(current_domain)
+        nic_steps = self._nic_plan(current_domain)
         if changes:
             self._check_host()
-            self._apply(dom, current_domain, changes)
+            self._apply(dom, current_domain, changes, guest_spec.live_flavor_changes(current, wanted))
         if grow:
             self._grow_root(dom, *grow)
+        if nic_steps and not self.check:
+            guest_nics.NicChanger(dom, self.where(), self.notes).apply(nic_steps)
 
-    def _apply(self, dom, current_domain, changes):
-        restart_needed = [key for key in changes if key not in LIVE_CHANGES]
+    def _nic_plan(self, current_domain):
+        """The NIC changes to make (None when nics is not managed or nothing differs)."""
+        if self.params.get('nics') is None:
+            return None
+        current = [guest_nics.nic_of(iface) for iface in current_domain.interfaces]
+        steps = guest_nics.plan(current, [guest_nics.normal_nic(nic) for nic in self.params['nics']])
+        if not self.tracker.add('nics', current, guest_nics.planned_list(steps)):
+            return None
+        guest_nics.check_networks(self.conn, self.where(), self.params['nics'])
+        return [step for step in steps if step[0] != 'keep']
+
+    def _apply(self, dom, current_domain, changes, live_flavor):
+        restart_needed = [key for key in changes if key not in LIVE_CHANGES and key not in live_flavor]
         active = dom.isActive()
         if active and restart_needed and not self.params['allow_restart']:
             raise VirtopsError('%s: changing %s needs a restart of the running guest; set allow_restart to true to allow it.'
@@ -196,7 +217,7 @@ class GuestConverger:
             return
         guest_spec.apply_spec(current_domain, changes, self.params)
         if active and not restart_needed:
-            self._apply_qos_live(dom)
+            self._apply_live(dom, changes)
             self.conn.defineXML(current_domain.to_xml())
             self.notes.append('applied %s live' % ', '.join(changes))
             return
@@ -211,9 +232,19 @@ class GuestConverger:
             raise VirtopsError(describe_libvirt_error(err, subject='%s: libvirt refused the change' % self.where()))
         self.notes.append('redefined with new %s' % ', '.join(changes))
 
-    def _apply_qos_live(self, dom):
-        qos = dict((key, self.params['disk_qos'].get(key) or 0) for key in guest_spec.QOS_KEYS)
-        dom.setBlockIoTune(guest_spec.ROOT_TARGET, qos, libvirt.VIR_DOMAIN_AFFECT_LIVE)
+    def _apply_live(self, dom, changes):
+        live = libvirt.VIR_DOMAIN_AFFECT_LIVE
+        try:
+            if 'disk_qos' in changes:
+                qos = dict((key, self.params['disk_qos'].get(key) or 0) for key in guest_spec.QOS_KEYS)
+                dom.setBlockIoTune(guest_spec.ROOT_TARGET, qos, live)
+            if 'vcpus' in changes:
+                dom.setVcpusFlags(self.params['vcpus'], live)
+            if 'memory_mb' in changes:
+                dom.setMemoryFlags(self.params['memory_mb'] * 1024, live)
+        except libvirt.libvirtError as err:
+            raise VirtopsError(describe_libvirt_error(err, subject='%s: the live change of %s failed'
+                                                      % (self.where(), ', '.join(changes))))
 
     def _root_growth(self, current_domain):
         size_gb = self.params.get('root_size_gb')

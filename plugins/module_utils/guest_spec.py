@@ -14,6 +14,7 @@ __metaclass__ = type
 
 import re
 
+from ansible_collections.virtops.compute.plugins.module_utils import guest_nics
 from ansible_collections.virtops.compute.plugins.module_utils.connection import VirtopsError
 from ansible_collections.virtops.compute.plugins.module_utils.model.devices import Channel, Console, Disk, Graphics, Serial
 from ansible_collections.virtops.compute.plugins.module_utils.model.domain import Domain
@@ -24,7 +25,7 @@ QOS_KEYS = ('total_bytes_sec', 'read_bytes_sec', 'write_bytes_sec', 'total_iops_
 GUEST_AGENT_CHANNEL = 'org.qemu.guest_agent.0'
 
 # Options that describe the definition; ``state`` and the like are not part of it.
-SPEC_KEYS = ('virt_type', 'vcpus', 'memory_mb', 'machine', 'kernel', 'initrd', 'cmdline', 'firmware', 'secure_boot',
+SPEC_KEYS = ('virt_type', 'vcpus', 'max_vcpus', 'memory_mb', 'max_memory_mb', 'machine', 'kernel', 'initrd', 'cmdline', 'firmware', 'secure_boot',
              'guest_agent', 'graphics', 'serial_console', 'disk_qos')
 
 
@@ -37,6 +38,9 @@ def validate(name, params):
         raise VirtopsError('%s: vcpus must be at least 1, got %d.' % (where, params['vcpus']))
     if params.get('memory_mb') is not None and params['memory_mb'] < 16:
         raise VirtopsError('%s: memory_mb must be at least 16, got %d.' % (where, params['memory_mb']))
+    for amount, ceiling in (('vcpus', 'max_vcpus'), ('memory_mb', 'max_memory_mb')):
+        if params.get(ceiling) is not None and params.get(amount) is not None and params[amount] > params[ceiling]:
+            raise VirtopsError('%s: %s %d is more than %s %d.' % (where, amount, params[amount], ceiling, params[ceiling]))
     if params.get('root_size_gb') is not None and params['root_size_gb'] < 1:
         raise VirtopsError('%s: root_size_gb must be at least 1, got %d.' % (where, params['root_size_gb']))
     if params.get('root_size_gb') is not None and not params.get('image'):
@@ -54,6 +58,10 @@ def validate(name, params):
         port = graphic.get('port')
         if port is not None and port != -1 and not 5900 <= port <= 65535:
             raise VirtopsError('%s: graphics[%d].port must be -1 (automatic) or 5900-65535, got %d.' % (where, index, port))
+        if graphic.get('type') == 'vnc' and len(graphic.get('password') or '') > 8:
+            raise VirtopsError('%s: graphics[%d].password is %d characters long; VNC allows at most 8.'
+                               % (where, index, len(graphic['password'])))
+    guest_nics.validate_nics(where, params.get('nics'))
     console = params.get('serial_console')
     if console and console.get('type') == 'tcp' and not console.get('port'):
         raise VirtopsError('%s: serial_console of type tcp needs a port.' % where)
@@ -109,8 +117,10 @@ def spec_of(domain, machine_aliases=None):
     firmware = 'uefi' if (domain.os_firmware == 'efi' or domain.loader_type == 'pflash') else 'bios'
     return dict(
         virt_type=domain.type,
-        vcpus=domain.vcpu,
-        memory_mb=(domain.memory_kib or 0) // 1024,
+        vcpus=domain.vcpu_current or domain.vcpu,
+        max_vcpus=domain.vcpu,
+        memory_mb=(domain.current_memory_kib or domain.memory_kib or 0) // 1024,
+        max_memory_mb=(domain.memory_kib or 0) // 1024,
         machine=canonical.get(machine, machine),
         kernel=domain.kernel,
         initrd=domain.initrd,
@@ -136,9 +146,7 @@ def build_domain(name, params, root_disk=None, serial_log=None, uuid=None, metad
     dom.name = name
     if uuid:
         dom.uuid = uuid
-    dom.memory_kib = params['memory_mb'] * 1024
-    dom.current_memory_kib = params['memory_mb'] * 1024
-    dom.vcpu = params['vcpus']
+    _set_flavor(dom, params['vcpus'], params.get('max_vcpus'), params['memory_mb'], params.get('max_memory_mb'))
     dom.os_type = 'hvm'
     dom.os_arch = 'x86_64'
     if params.get('machine'):
@@ -170,6 +178,8 @@ def build_domain(name, params, root_disk=None, serial_log=None, uuid=None, metad
         disk.target_bus = 'virtio'
         disk.iotune = params.get('disk_qos') or None
         dom.add_device(disk)
+    for nic in params.get('nics') or []:
+        dom.add_device(guest_nics.build_interface(guest_nics.normal_nic(nic)))
     _add_consoles(dom, params, serial_log)
     if params.get('guest_agent'):
         channel = Channel()
@@ -182,6 +192,25 @@ def build_domain(name, params, root_disk=None, serial_log=None, uuid=None, metad
     if metadata:
         dom.set_app_metadata(metadata)
     return dom
+
+
+def _set_flavor(dom, vcpus, max_vcpus, memory_mb, max_memory_mb):
+    """vCPUs and memory, with room to grow live up to the maxima (none when they equal the amounts)."""
+    dom.vcpu = max(vcpus, max_vcpus or 0)
+    dom.vcpu_current = vcpus if vcpus < dom.vcpu else None
+    dom.memory_kib = max(memory_mb, max_memory_mb or 0) * 1024
+    dom.current_memory_kib = memory_mb * 1024
+
+
+def live_flavor_changes(current, wanted):
+    """Of vcpus and memory_mb, the changes that fit under the guest's present maxima (libvirt applies those live)."""
+    live = []
+    if wanted.get('vcpus') is not None and wanted['vcpus'] <= current['max_vcpus'] and wanted.get('max_vcpus') in (None, current['max_vcpus']):
+        live.append('vcpus')
+    if (wanted.get('memory_mb') is not None and wanted['memory_mb'] <= current['max_memory_mb']
+            and wanted.get('max_memory_mb') in (None, current['max_memory_mb'])):
+        live.append('memory_mb')
+    return live
 
 
 def _add_consoles(dom, params, serial_log):
@@ -225,12 +254,11 @@ def apply_spec(domain, changes, params):
     for key in changes:
         if key == 'virt_type':
             domain.type = params['virt_type']
-        elif key == 'vcpus':
-            domain.vcpu = params['vcpus']
-            domain.vcpu_current = None
-        elif key == 'memory_mb':
-            domain.memory_kib = params['memory_mb'] * 1024
-            domain.current_memory_kib = params['memory_mb'] * 1024
+        elif key in ('vcpus', 'max_vcpus', 'memory_mb', 'max_memory_mb'):
+            now = spec_of(domain)
+            wanted = dict((name, params.get(name) or now[name]) for name in ('vcpus', 'max_vcpus', 'memory_mb', 'max_memory_mb'))
+            _set_flavor(domain, wanted['vcpus'], params.get('max_vcpus') or max(wanted['vcpus'], now['max_vcpus']),
+                        wanted['memory_mb'], params.get('max_memory_mb') or max(wanted['memory_mb'], now['max_memory_mb']))
         elif key == 'machine':
             domain.os_machine = params['machine']
         elif key in ('kernel', 'initrd', 'cmdline'):

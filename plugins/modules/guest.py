@@ -18,7 +18,7 @@ description:
     runs and after), plus the interactive serial console of O(serial_console) and the graphical consoles of O(graphics).
   - Options left out for an existing guest leave that part of it as it is; for a new guest they take the
     defaults their descriptions name.
-  - Changes to an existing guest are applied live where libvirt can (O(disk_qos), growing O(root_size_gb));
+  - Changes to an existing guest are applied live where libvirt can (O(disk_qos), growing O(root_size_gb), adding and removing O(nics), O(vcpus) and O(memory_mb) below their maxima);
     other changes of a running guest need O(allow_restart=true), otherwise the module fails naming them and
     leaves the guest as it was.
 author:
@@ -54,10 +54,26 @@ options:
     type: str
     choices: [kvm, qemu]
   vcpus:
-    description: Virtual CPUs; 1 for a new guest when omitted.
+    description:
+      - Virtual CPUs; 1 for a new guest when omitted.
+      - Up to O(max_vcpus), a change of a running guest is applied live (CPU hot-plug; removing CPUs needs the
+        guest's consent).
+    type: int
+  max_vcpus:
+    description:
+      - The most vCPUs the guest can have without a restart; O(vcpus) when omitted for a new guest.
+      - Changing it needs a restart.
     type: int
   memory_mb:
-    description: Memory in MiB, at most the host's memory; 512 for a new guest when omitted.
+    description:
+      - Memory in MiB, at most the host's memory; 512 for a new guest when omitted.
+      - Up to O(max_memory_mb), a change of a running guest is applied live through the memory balloon (the
+        guest needs a virtio balloon driver to give memory back).
+    type: int
+  max_memory_mb:
+    description:
+      - The most memory the guest can have without a restart; O(memory_mb) when omitted for a new guest.
+      - Changing it needs a restart.
     type: int
   machine:
     description: The QEMU machine type, for example C(pc) or C(q35); libvirt's default when omitted.
@@ -150,6 +166,49 @@ options:
       password:
         description: The console password; libvirt keeps it in the root-only domain configuration.
         type: str
+  nics:
+    description:
+      - The guest's network interfaces, in order. Each takes exactly one of O(nics[].network), O(nics[].bridge),
+        O(nics[].ovs_bridge) or O(nics[].user).
+      - On a running guest, NICs added to the list are hot-plugged and NICs removed from it are unplugged (the
+        guest must release them; the module asks a bounded number of times, then fails saying so); a changed
+        VLAN, port group or filter is changed in place.
+      - NICs with a O(nics[].mac) are matched by it; the others by their order. Omit the option to leave the
+        guest's NICs as they are; an empty list removes them all.
+    type: list
+    elements: dict
+    suboptions:
+      network:
+        description: A libvirt network to join (see M(virtops.compute.network)).
+        type: str
+      bridge:
+        description: An existing Linux bridge on the host to join.
+        type: str
+      ovs_bridge:
+        description: An existing Open vSwitch bridge on the host to join.
+        type: str
+      user:
+        description: QEMU user-mode networking (no host setup; the guest reaches out through NAT, nothing reaches in).
+        type: bool
+      mac:
+        description: The MAC address, a unicast one; libvirt picks one in 52:54:00 when omitted.
+        type: str
+      model:
+        description: The NIC model QEMU emulates.
+        type: str
+        default: virtio
+      vlan:
+        description: The VLAN tag (1-4094) of the port, with O(nics[].ovs_bridge) or an Open vSwitch O(nics[].network).
+        type: int
+      portgroup:
+        description: A port group of O(nics[].network), which may carry a VLAN and bandwidth settings.
+        type: str
+      filter:
+        description: An nwfilter (a security group, see M(virtops.compute.nwfilter)) applied to the NIC's traffic.
+        type: str
+      filter_params:
+        description: Parameters of O(nics[].filter), for example C({IP: 192.0.2.10}).
+        type: dict
   shutdown_timeout:
     description: Seconds to wait for a clean shutdown before turning the guest off.
     type: int
@@ -181,6 +240,11 @@ EXAMPLES = r'''
     guest_agent: true
     graphics:
       - type: vnc
+    nics:
+      - network: default
+      - ovs_bridge: br-int
+        vlan: 20
+        filter: web
 
 - name: Boot a kernel directly, emulated, with a telnet serial console
   virtops.compute.guest:
@@ -231,43 +295,13 @@ actions:
 '''
 
 from ansible_collections.virtops.compute.plugins.module_utils.common import VirtopsModule
+from ansible_collections.virtops.compute.plugins.module_utils.guest_args import GUEST_OPTIONS
 from ansible_collections.virtops.compute.plugins.module_utils.guest_lifecycle import GuestConverger
 
 
 def main():
     module = VirtopsModule(
-        argument_spec=dict(
-            name=dict(type='str', required=True),
-            uuid=dict(type='str'),
-            state=dict(type='str', default='running', choices=['running', 'stopped', 'paused', 'suspended', 'absent']),
-            virt_type=dict(type='str', choices=['kvm', 'qemu']),
-            vcpus=dict(type='int'),
-            memory_mb=dict(type='int'),
-            machine=dict(type='str'),
-            image=dict(type='path'),
-            root_size_gb=dict(type='int'),
-            kernel=dict(type='path'),
-            initrd=dict(type='path'),
-            cmdline=dict(type='str'),
-            firmware=dict(type='str', choices=['bios', 'uefi']),
-            secure_boot=dict(type='bool'),
-            guest_agent=dict(type='bool'),
-            disk_qos=dict(type='dict', options=dict(
-                total_bytes_sec=dict(type='int'), read_bytes_sec=dict(type='int'), write_bytes_sec=dict(type='int'),
-                total_iops_sec=dict(type='int'), read_iops_sec=dict(type='int'), write_iops_sec=dict(type='int'))),
-            serial_console=dict(type='dict', options=dict(
-                type=dict(type='str', default='pty', choices=['pty', 'tcp']),
-                listen=dict(type='str', default='127.0.0.1'),
-                port=dict(type='int'))),
-            graphics=dict(type='list', elements='dict', options=dict(
-                type=dict(type='str', required=True, choices=['vnc', 'spice']),
-                listen=dict(type='str', default='127.0.0.1'),
-                port=dict(type='int'),
-                password=dict(type='str', no_log=True))),
-            shutdown_timeout=dict(type='int', default=120),
-            allow_restart=dict(type='bool', default=False),
-            storage_pool=dict(type='str', default='virtops-instances'),
-        ),
+        argument_spec=GUEST_OPTIONS,
         supports_check_mode=True,
     )
     module.run(lambda vm: GuestConverger(vm).run())

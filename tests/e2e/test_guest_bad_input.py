@@ -35,6 +35,13 @@ CASES = [
     ('graphics port out of range', dict(name='lab-bad-6', graphics=[dict(type='vnc', port=80)]), ['lab-bad-6', 'graphics[0].port']),
     ('tcp console without a port', dict(name='lab-bad-7', serial_console=dict(type='tcp')), ['lab-bad-7', 'serial_console']),
     ('negative disk qos', dict(name='lab-bad-8', disk_qos=dict(total_iops_sec=-1)), ['lab-bad-8', 'disk_qos.total_iops_sec']),
+    ('invalid MAC', dict(name='lab-bad-10', nics=[dict(user=True, mac='52:54:00:zz:00:01')]), ['lab-bad-10', 'nics[0].mac']),
+    ('multicast MAC', dict(name='lab-bad-11', nics=[dict(user=True, mac='01:00:5e:00:00:01')]), ['lab-bad-11', 'multicast']),
+    ('NIC with two sources', dict(name='lab-bad-12', nics=[dict(user=True, network='default')]), ['lab-bad-12', 'nics[0]']),
+    ('NIC on an unknown network', dict(name='lab-bad-13', nics=[dict(network='no-such-net')]), ['lab-bad-13', 'no-such-net']),
+    ('VLAN out of range', dict(name='lab-bad-14', nics=[dict(ovs_bridge='br0', vlan=5000)]), ['lab-bad-14', 'nics[0].vlan']),
+    ('VNC password too long', dict(name='lab-bad-15', graphics=[dict(type='vnc', password='123456789')]),
+     ['lab-bad-15', 'graphics[0].password', 'at most 8']),
     ('nothing to boot', dict(name='lab-bad-9', kernel=None, initrd=None, cmdline=None), ['lab-bad-9', 'image or a kernel']),
 ]
 

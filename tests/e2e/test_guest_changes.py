@@ -2,7 +2,9 @@
 import os
 import re
 import subprocess
+import time
 
+import libvirt
 import pytest
 
 from lab.checks import assert_one_sentence, libvirt_snapshot
@@ -95,3 +97,31 @@ def test_restart_only_when_allowed(changes_guest, libvirt_conn):
     assert allowed['guest']['vcpus'] == 2 and allowed['guest']['state'] == 'running'
     assert _boot_id(libvirt_conn) != boot_id
     assert not run_module('guest', **dict(params, vcpus=2)).changed
+
+
+def _wait(predicate, timeout=60):
+    deadline = time.time() + timeout
+    while not predicate() and time.time() < deadline:
+        time.sleep(1)
+    return predicate()
+
+
+def test_vcpus_and_memory_change_live_below_their_maxima(changes_guest, libvirt_conn):
+    params = dict(changes_guest[0], vcpus=2, max_vcpus=3, max_memory_mb=256)
+    roomy = run_module('guest', **dict(params, allow_restart=True))
+    assert not roomy.failed, roomy.msg
+    assert {'max_memory_mb', 'max_vcpus'} <= set(roomy['changes'])
+    boot_id = _boot_id(libvirt_conn)
+    assert _wait(lambda: 'boot complete' in _shell('echo boot complete', timeout=30))
+    grown = run_module('guest', **dict(params, vcpus=3, memory_mb=128))
+    assert not grown.failed, grown.msg
+    assert sorted(grown['changes']) == ['memory_mb', 'vcpus']
+    assert any('live' in action for action in grown['actions']), grown['actions']
+    dom = libvirt_conn.lookupByName(NAME)
+    assert _boot_id(libvirt_conn) == boot_id, 'the guest was restarted for a live change'
+    assert dom.vcpusFlags(libvirt.VIR_DOMAIN_AFFECT_LIVE) == 3
+    assert 'cpu2' in _shell('ls /sys/devices/system/cpu'), 'the guest did not see the new vCPU'
+    # the balloon driver in the guest gives the memory back; libvirt reports what it holds now
+    assert _wait(lambda: dom.info()[2] <= 130 * 1024), dom.info()
+    assert run_module('guest_info', name=NAME)['guests'][0]['vcpus'] == 3
+    assert not run_module('guest', **dict(params, vcpus=3, memory_mb=128)).changed

@@ -25,3 +25,23 @@ def test_uefi_guest_boots_and_nvram_is_removed(libvirt_conn, tiny_image):
         assert gone.changed and not os.path.exists(nvram), 'NVRAM left behind'
     finally:
         run_module('guest', name=NAME, state='absent')
+
+
+def test_uefi_on_a_host_without_ovmf_is_refused(host_without_uefi, tiny_image):
+    import libvirt
+
+    from lab.checks import assert_one_sentence, libvirt_snapshot
+    conn = libvirt.open(host_without_uefi.uri)
+    try:
+        before = libvirt_snapshot(conn)
+        result = run_module('guest', name=NAME + '-nofw', uri=host_without_uefi.uri, virt_type='qemu', memory_mb=128,
+                            firmware='uefi', kernel=tiny_image.kernel, initrd=tiny_image.initrd)
+        assert result.failed
+        assert_one_sentence(result.msg, NAME + '-nofw', 'OVMF')
+        assert libvirt_snapshot(conn) == before
+        # the same host boots a BIOS guest: it is the firmware that is missing, nothing else
+        assert not run_module('guest', name=NAME + '-nofw', uri=host_without_uefi.uri, virt_type='qemu', memory_mb=128,
+                              state='stopped', kernel=tiny_image.kernel, initrd=tiny_image.initrd).failed
+        run_module('guest', name=NAME + '-nofw', uri=host_without_uefi.uri, state='absent')
+    finally:
+        conn.close()

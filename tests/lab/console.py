@@ -30,10 +30,11 @@ def serial_shell(port, command, timeout=120):
                 data += sock.recv(4096)
             except socket.timeout:
                 sock.sendall(b'\r\n')
-        sock.sendall(command.encode() + b'; echo @@DONE@@\r\n')
+        # quoted so that the echoed command line (echoed twice when it arrives while the shell is busy) never
+        # carries the marker, only the command's output does
+        sock.sendall(command.encode() + b"; echo @@DO''NE@@\r\n")
         data, deadline = b'', time.time() + timeout
-        # the command line echoes the marker once, its output a second time
-        while data.count(b'@@DONE@@') < 2 and time.time() < deadline:
+        while b'@@DONE@@' not in data and time.time() < deadline:
             try:
                 data += sock.recv(4096)
             except socket.timeout:

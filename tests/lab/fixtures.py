@@ -15,6 +15,7 @@ full_guest         LabGuest 'lab-full': Debian 12, 512 MiB, on a qcow2 overlay (
 make_tiny_guest    (function scope) factory: make_tiny_guest('lab-x') -> LabGuest, removed
                    afterwards from the main host and every running lab host
 second_host        lab.hosts.LabHost 'lab-host1' (qemu+tcp://127.0.0.1:16601/system)
+host_without_uefi  lab.hosts.LabHost 'lab-host6', a host where no UEFI firmware is installed
 main_tcp_uri       'qemu+tcp://127.0.0.1:16509/system': the main host over TCP (lab.tcpproxy),
                    for migrations back from lab hosts
 iscsi_target       lab.iscsi.IscsiTarget (tgtd on 127.0.0.1:3260, CHAP)
@@ -157,10 +158,9 @@ def make_tiny_guest(libvirt_conn, tiny_image):
         guests.remove_guest_files(name)
 
 
-@pytest.fixture(scope='session')
-def second_host(lab_libvirt):
+def _lab_host(index):
     import libvirt
-    host = hosts.start_host(1, log=_log)
+    host = hosts.start_host(index, log=_log)
     mine = adopt('host-' + host.name, host.started)
     conn = libvirt.open(host.uri)
     guests.clean_stale(conn, log=_log)
@@ -173,6 +173,16 @@ def second_host(lab_libvirt):
         conn = libvirt.open(host.uri)
         guests.clean_stale(conn, log=_log)
         conn.close()
+
+
+@pytest.fixture(scope='session')
+def second_host(lab_libvirt):
+    yield from _lab_host(1)
+
+
+@pytest.fixture(scope='session')
+def host_without_uefi(lab_libvirt):
+    yield from _lab_host(hosts.WITHOUT_UEFI_INDEX)
 
 
 @pytest.fixture(scope='session')

@@ -185,6 +185,8 @@ def write_start_scripts(host, pidfile):
     for mountpoint, sub in PRIVATE_DIRS:
         lines.append('mkdir -p %s && mount --bind %s %s' % (mountpoint, os.path.join(root, sub), mountpoint))
     lines.append('mount --bind %s /etc/hosts' % os.path.join(host.state_dir, 'hosts'))
+    for hidden in host.hidden_dirs:
+        lines.append('if [ -d %s ]; then mount -t tmpfs -o size=1m,mode=755 virtops-hidden %s; fi' % (hidden, hidden))
     lines += ['hostname %s' % host.name,
               'virtlogd -d -p %s' % pidfile(host, 'virtlogd'),
               'libvirtd -d --listen -p %s' % pidfile(host, 'libvirtd')]

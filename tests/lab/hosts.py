@@ -12,6 +12,9 @@ websocket) and cgroup tree (see lab.hostns). Its pid files live in
 Host N: name lab-hostN, qemu+tcp://127.0.0.1:(16600+N)/system, migration ports
 24000+100N .. +63, VNC/SPICE 25000+1000N .. +499, websockets 25500+1000N .. +499.
 
+Host 6 is a host without UEFI firmware: QEMU's firmware descriptors and OVMF are hidden
+under empty mounts in its namespace, as on a host where OVMF was never installed.
+
 A lab host is recognised by its UTS hostname (`lab-hostN`): processes whose UTS
 namespace carries that name are the host's own, and only those are ever killed.
 """
@@ -28,6 +31,8 @@ HOSTS_DIR = os.path.join(LAB_ROOT, 'hosts')
 MAX_INDEX = 6
 TCP_PORT_BASE = 16600
 HOST_PROGRAMS = ('libvirtd', 'virtlogd')
+WITHOUT_UEFI_INDEX = 6
+FIRMWARE_DIRS = ('/usr/share/qemu/firmware', '/usr/share/OVMF', '/etc/qemu/firmware')
 
 
 @dataclass
@@ -45,6 +50,7 @@ class LabHost:
     virtlogd_pid: int = 0
     started: bool = False          # True when this call started it, False when it was reused
     shared_dir: str = SHARED_DIR
+    hidden_dirs: tuple = ()        # directories an empty tmpfs hides in this host's namespace
 
     @property
     def hostname(self):
@@ -74,7 +80,8 @@ def _layout(index):
         state_dir=os.path.join(HOSTS_DIR, name),
         migration_ports=(24000 + 100 * index, 24000 + 100 * index + 63),
         display_ports=(25000 + 1000 * index, 25000 + 1000 * index + 499),
-        websocket_ports=(25500 + 1000 * index, 25500 + 1000 * index + 499))
+        websocket_ports=(25500 + 1000 * index, 25500 + 1000 * index + 499),
+        hidden_dirs=FIRMWARE_DIRS if index == WITHOUT_UEFI_INDEX else ())
 
 
 def _pidfile(host, program):

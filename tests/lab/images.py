@@ -30,7 +30,7 @@ HOST_TOOLS = {'mmdebstrap': 'mmdebstrap', 'busybox': 'busybox-static', 'qemu-img
               'cpio': 'cpio', 'mkfs.ext4': 'e2fsprogs', 'depmod': 'kmod'}
 TINY_MODULES = ['virtio_pci', 'virtio_blk', 'virtio_net', 'virtio_console', 'virtio_rng', 'virtio_scsi',
                 'sd_mod', 'sr_mod', 'ata_piix', 'ahci', 'isofs', 'vfat', 'nls_cp437', 'nls_ascii',
-                'nls_iso8859_1', 'ext4', 'af_packet', 'button', 'evdev']
+                'nls_iso8859_1', 'ext4', 'af_packet', 'button', 'evdev', 'virtio_balloon']
 FULL_PACKAGES = ['systemd-sysv', 'udev', 'dbus', 'linux-image-cloud-amd64', 'cloud-init', 'qemu-guest-agent',
                  'openssh-server', 'cloud-guest-utils', 'ifupdown', 'isc-dhcp-client', 'e2fsprogs', 'sudo',
                  'iproute2', 'netbase', 'procps', 'ca-certificates']

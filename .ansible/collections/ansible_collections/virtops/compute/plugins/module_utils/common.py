@@ -1,0 +1,98 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, virtops.compute contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The frame every virtops.compute module runs in.
+
+``VirtopsModule`` adds the shared connection options to a module's argument
+spec, opens one libvirt connection on first use, and turns every expected
+failure into ``fail_json`` with a single sentence.  Modules stay thin: an
+argument spec, documentation and one call to ``run``.
+"""
+
+from __future__ import (absolute_import, division, print_function)
+__metaclass__ = type
+
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.virtops.compute.plugins.module_utils.connection import (
+    CONNECTION_ARGUMENT_SPEC,
+    HAS_LIBVIRT,
+    LIBVIRT_IMPORT_ERROR,
+    VirtopsError,
+    describe_libvirt_error,
+    effective_uri,
+    libvirt,
+    open_connection,
+)
+
+
+class VirtopsModule:
+    """An AnsibleModule with the collection's connection handling and error reporting."""
+
+    def __init__(self, argument_spec, **kwargs):
+        spec = dict(CONNECTION_ARGUMENT_SPEC)
+        spec.update(argument_spec)
+        self.ansible = AnsibleModule(argument_spec=spec, **kwargs)
+        if not HAS_LIBVIRT:
+            self.ansible.fail_json(msg=missing_required_lib('libvirt-python'), exception=LIBVIRT_IMPORT_ERROR)
+        self._conn = None
+
+    @property
+    def params(self):
+        return self.ansible.params
+
+    @property
+    def check_mode(self):
+        return self.ansible.check_mode
+
+    @property
+    def diff_mode(self):
+        return self.ansible._diff
+
+    @property
+    def uri(self):
+        return effective_uri(self.params.get('uri'))
+
+    @property
+    def conn(self):
+        """The run's single libvirt connection, opened on first use."""
+        if self._conn is None:
+            self._conn = open_connection(self.params.get('uri'))
+        return self._conn
+
+    def log(self, message):
+        """A progress line in the host's log and, with -vvv, the task output."""
+        self.ansible.log(message)
+
+    def warn(self, message):
+        self.ansible.warn(message)
+
+    def fail(self, msg, **extra):
+        self._close()
+        self.ansible.fail_json(msg=msg, **extra)
+
+    def _close(self):
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except libvirt.libvirtError:
+                pass
+            self._conn = None
+
+    def run(self, action):
+        """Call ``action(self)``; exit with the dict it returns or fail with one sentence."""
+        try:
+            result = action(self)
+        except VirtopsError as err:
+            self.fail(str(err))
+        except libvirt.libvirtError as err:
+            self.fail(describe_libvirt_error(err), exception=traceback.format_exc())
+        if result.get('failed'):
+            result = dict(result)
+            result.pop('failed')
+            self.fail(result.pop('msg'), **result)
+        self._close()
+        result.setdefault('changed', False)
+        self.ansible.exit_json(**result)

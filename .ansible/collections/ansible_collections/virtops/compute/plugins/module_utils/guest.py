@@ -1,0 +1,102 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, virtops.compute contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A guest: one libvirt domain, and what ``guest_info`` reports about it."""
+
+from __future__ import (absolute_import, division, print_function)
+__metaclass__ = type
+
+from ansible_collections.virtops.compute.plugins.module_utils import states
+from ansible_collections.virtops.compute.plugins.module_utils.connection import libvirt
+from ansible_collections.virtops.compute.plugins.module_utils.model.domain import Domain
+
+
+class Guest:
+    """A thin wrapper around a ``virDomain``."""
+
+    def __init__(self, dom):
+        self.dom = dom
+
+    @classmethod
+    def lookup(cls, conn, name):
+        try:
+            return cls(conn.lookupByName(name))
+        except libvirt.libvirtError as err:
+            if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+                return None
+            raise
+
+    @property
+    def name(self):
+        return self.dom.name()
+
+    def state(self):
+        code, reason = self.dom.state()
+        return states.describe(code, reason, managed_save=bool(self.dom.hasManagedSaveImage(0)))
+
+    def definition(self, inactive=False):
+        return Domain.from_xml(self.dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE if inactive else 0))
+
+    def info(self):
+        domain = self.definition()
+        _state, max_mem, mem, vcpus, cpu_time = self.dom.info()
+        result = dict(name=self.name, uuid=self.dom.UUIDString(), max_mem_kb=max_mem, mem_kb=mem,
+                      vcpus=vcpus, cpu_time_ns=cpu_time, managed_save=bool(self.dom.hasManagedSaveImage(0)))
+        result.update(self.state())
+        result['disks'] = [disk_facts(disk) for disk in domain.disks]
+        addresses = self.addresses(domain) if result['state'] in ('running', 'paused') else {}
+        result['interfaces'] = [dict(mac=iface.mac, type=iface.type, source=iface.source_network or iface.source_bridge,
+                                     model=iface.model, target=iface.target_dev,
+                                     addresses=addresses.get((iface.mac or '').lower(), []))
+                                for iface in domain.interfaces]
+        result['consoles'] = consoles(domain)
+        result['rescued'] = bool(domain.get_app_metadata().get('rescued', False))
+        result['firmware'] = 'uefi' if (domain.os_firmware == 'efi' or domain.loader_type == 'pflash') else 'bios'
+        return result
+
+    def addresses(self, domain):
+        """{mac: [{address, prefix, family}]} from the guest agent, else from DHCP leases; {} when neither knows."""
+        sources = []
+        if any(channel.is_guest_agent for channel in domain.channels):
+            sources.append(libvirt.VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT)
+        sources.append(libvirt.VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE)
+        for source in sources:
+            try:
+                found = self.dom.interfaceAddresses(source, 0)
+            except libvirt.libvirtError:
+                continue
+            result = {}
+            for details in (found or {}).values():
+                mac = (details.get('hwaddr') or '').lower()
+                for addr in details.get('addrs') or []:
+                    family = 'ipv6' if addr.get('type') == libvirt.VIR_IP_ADDR_TYPE_IPV6 else 'ipv4'
+                    result.setdefault(mac, []).append(dict(address=addr.get('addr'), prefix=addr.get('prefix'), family=family))
+            if result:
+                return result
+        return {}
+
+
+def disk_facts(disk):
+    facts = dict(target=disk.target_dev, bus=disk.target_bus, device=disk.device, type=disk.type,
+                 source=disk.source_path, format=disk.driver_type, readonly=bool(disk.readonly), serial=disk.serial)
+    if disk.iotune:
+        facts['qos'] = disk.iotune
+    return facts
+
+
+def consoles(domain):
+    """``{serial_log, serial, vnc, spice}``, each key only when the guest has that console."""
+    result = {}
+    for serial in domain.serials[:1]:
+        if serial.log_file:
+            result['serial_log'] = serial.log_file
+        elif serial.type == 'file':
+            result['serial_log'] = serial.source_path
+        if serial.type == 'tcp':
+            result['serial'] = dict(type='tcp', host=serial.source_host, port=int(serial.source_service))
+        elif serial.type == 'pty':
+            result['serial'] = dict(type='pty', pty=serial.source_path or serial.tty)
+    for graphic in domain.graphics:
+        if graphic.type in ('vnc', 'spice') and graphic.type not in result:
+            result[graphic.type] = dict(host=graphic.listen or graphic.listen_address, port=graphic.port)
+    return result

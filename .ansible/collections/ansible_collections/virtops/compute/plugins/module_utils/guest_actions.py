@@ -1,0 +1,106 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, virtops.compute contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""One-shot verbs on a guest: reboot, crash dump (NMI), admin password.
+
+Unlike ``guest``, these are actions rather than states: each run does the
+thing once and reports ``changed: true``; check mode says it would.
+"""
+
+from __future__ import (absolute_import, division, print_function)
+__metaclass__ = type
+
+import time
+
+from ansible_collections.virtops.compute.plugins.module_utils.connection import VirtopsError, describe_libvirt_error, libvirt
+from ansible_collections.virtops.compute.plugins.module_utils.guest import Guest
+
+
+def _running_guest(conn, name, action):
+    guest = Guest.lookup(conn, name)
+    if guest is None:
+        raise VirtopsError("guest '%s' does not exist, so it cannot %s." % (name, action))
+    if guest.state()['state'] not in ('running', 'paused'):
+        raise VirtopsError("guest '%s' is %s; %s needs a running guest." % (name, guest.state()['state'], action))
+    return guest
+
+
+def _has_agent(guest):
+    return any(channel.is_guest_agent for channel in guest.definition().channels)
+
+
+def reboot(vm):
+    """``soft``: ask the guest (agent or ACPI) and reset it if it has not rebooted in time; ``hard``: reset."""
+    params = vm.params
+    guest = _running_guest(vm.conn, params['name'], 'reboot')
+    result = dict(changed=True, reboot_type=params['reboot_type'])
+    if vm.check_mode:
+        return result
+    dom = guest.dom
+    if params['reboot_type'] == 'hard':
+        dom.reset(0)
+        result['method'] = 'reset'
+        return result
+    rebooted = []
+    callback = vm.conn.domainEventRegisterAny(dom, libvirt.VIR_DOMAIN_EVENT_ID_REBOOT,
+                                              lambda _conn, _dom, _opaque: rebooted.append(True), None)
+    try:
+        try:
+            dom.reboot(0)
+        except libvirt.libvirtError as err:
+            vm.warn(describe_libvirt_error(err, subject='the soft reboot request failed, so the guest was reset'))
+        else:
+            deadline = time.time() + params['reboot_timeout']
+            # A tick wakes the event loop twice a second, so the deadline is kept without an event.
+            tick = libvirt.virEventAddTimeout(500, _tick, None)
+            try:
+                while not rebooted and time.time() < deadline:
+                    libvirt.virEventRunDefaultImpl()
+            finally:
+                libvirt.virEventRemoveTimeout(tick)
+        if rebooted:
+            result['method'] = 'guest'
+        else:
+            dom.reset(0)
+            result['method'] = 'reset'
+    finally:
+        vm.conn.domainEventDeregisterAny(callback)
+    return result
+
+
+def _tick(_timer, _opaque):
+    return None
+
+
+def register_event_loop():
+    """libvirt's own event loop, needed to hear of a guest's reboot; before any connection is opened."""
+    if libvirt is not None:
+        libvirt.virEventRegisterDefaultImpl()
+
+
+def trigger_crash_dump(vm):
+    guest = _running_guest(vm.conn, vm.params['name'], 'take a crash dump')
+    if not vm.check_mode:
+        guest.dom.injectNMI(0)
+    return dict(changed=True)
+
+
+def set_password(vm):
+    params = vm.params
+    guest = _running_guest(vm.conn, params['name'], 'have its password set')
+    if not params.get('password'):
+        raise VirtopsError("guest '%s': set_password needs a password." % params['name'])
+    if not _has_agent(guest):
+        raise VirtopsError("guest '%s' has no guest agent channel; add it with guest_agent: true, or use config_drive or "
+                           "disk_inject before boot." % params['name'])
+    if vm.check_mode:
+        return dict(changed=True, user=params['user'])
+    try:
+        guest.dom.setUserPassword(params['user'], params['password'], 0)
+    except libvirt.libvirtError as err:
+        raise VirtopsError(describe_libvirt_error(err, subject="guest '%s': the guest agent did not set the password of %s"
+                                                  % (params['name'], params['user'])))
+    return dict(changed=True, user=params['user'])
+
+
+ACTIONS = dict(reboot=reboot, trigger_crash_dump=trigger_crash_dump, set_password=set_password)

@@ -1,0 +1,382 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, virtops.compute contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Converging one guest to the ``guest`` module's options.
+
+Three steps, each recorded in a DifferenceTracker so that check mode, diff
+mode and ``changed`` all come from the same record: make sure the definition
+exists (with its root disk), bring its definition in line with the options
+(live where libvirt can, with a restart only when allowed), then move it to
+the wanted power state.
+"""
+
+from __future__ import (absolute_import, division, print_function)
+__metaclass__ = type
+
+import time
+
+from ansible_collections.virtops.compute.plugins.module_utils import guest_nics, guest_spec, instance_storage, states
+from ansible_collections.virtops.compute.plugins.module_utils.connection import VirtopsError, describe_libvirt_error, libvirt
+from ansible_collections.virtops.compute.plugins.module_utils.diff import DifferenceTracker
+from ansible_collections.virtops.compute.plugins.module_utils.guest import Guest
+from ansible_collections.virtops.compute.plugins.module_utils.model.capabilities import Capabilities, DomainCapabilities
+from ansible_collections.virtops.compute.plugins.module_utils.model.domain import Domain
+
+LIVE_CHANGES = ('disk_qos',)
+_UNDEFINE_FLAGS = ('VIR_DOMAIN_UNDEFINE_MANAGED_SAVE', 'VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA',
+                   'VIR_DOMAIN_UNDEFINE_NVRAM', 'VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA')
+# What a new guest gets for options the user left out; an existing guest keeps what it has.
+CREATE_DEFAULTS = dict(virt_type='kvm', vcpus=1, memory_mb=512, firmware='bios', secure_boot=False, guest_agent=False)
+_TIDY_STATE = {'shutdown': 'stopped', 'crashed': 'stopped', 'nostate': 'stopped'}
+
+
+def _lookup(conn, name):
+    try:
+        return conn.lookupByName(name)
+    except libvirt.libvirtError as err:
+        if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+            return None
+        raise
+
+
+def _power(dom):
+    """The guest's state in the module's own words (running, paused, stopped, suspended)."""
+    described = states.describe(dom.state()[0], managed_save=bool(dom.hasManagedSaveImage(0)))
+    return _TIDY_STATE.get(described['state'], described['state'])
+
+
+class GuestConverger:
+    """One run of the ``guest`` module against one domain."""
+
+    def __init__(self, vm):
+        self.vm = vm
+        self.conn = vm.conn
+        self.params = vm.params
+        self.name = vm.params['name']
+        self.check = vm.check_mode
+        self.tracker = DifferenceTracker(secret_keys=('password',))
+        self.notes = []
+        # host facts that do not change during a run; the guests module shares one dict among its guests
+        self.host_cache = getattr(vm, 'host_cache', None)
+        if self.host_cache is None:
+            self.host_cache = {}
+
+    def where(self):
+        return "guest '%s'" % self.name
+
+    # ------------------------------------------------------------------ entry point
+
+    def run(self):
+        params = self.params
+        guest_spec.validate(self.name, params)
+        dom = _lookup(self.conn, self.name)
+        if dom is not None and params.get('uuid') and dom.UUIDString() != params['uuid']:
+            raise VirtopsError("%s: a guest of that name already exists with UUID %s, not %s."
+                               % (self.where(), dom.UUIDString(), params['uuid']))
+        if params['state'] == 'absent':
+            return self._result(self._remove(dom))
+        if dom is None:
+            dom = self._create()
+        else:
+            self._reconcile(dom)
+        if dom is not None:
+            self._set_power(dom, params['state'])
+        return self._result(dom)
+
+    def _result(self, dom):
+        result = dict(changed=self.tracker.has_differences, changes=self.tracker.differing_names())
+        if self.notes:
+            result['actions'] = self.notes
+        if self.vm.diff_mode:
+            result['diff'] = self.tracker.diff()
+        result['guest'] = Guest(dom).info() if dom is not None else None
+        return result
+
+    # ------------------------------------------------------------------ host checks
+
+    def _capabilities(self):
+        if 'capabilities' not in self.host_cache:
+            self.host_cache['capabilities'] = Capabilities.from_xml(self.conn.getCapabilities())
+        return self.host_cache['capabilities']
+
+    def _machine_aliases(self):
+        caps = self._capabilities()
+        for guest in caps.guests_for('x86_64'):
+            return guest.machine_aliases
+        return {}
+
+    def _check_host(self):
+        params = self.params
+        caps = self._capabilities()
+        if params.get('virt_type') and params['virt_type'] not in caps.domain_types('x86_64'):
+            raise VirtopsError("%s: virt_type %s is not offered by this host (it offers %s)."
+                               % (self.where(), params['virt_type'], ', '.join(caps.domain_types('x86_64'))))
+        if 'memory_mb' not in self.host_cache:
+            self.host_cache['memory_mb'] = self.conn.getInfo()[1]
+        total_mb = self.host_cache['memory_mb']
+        for key in ('memory_mb', 'max_memory_mb'):
+            if params.get(key) and params[key] > total_mb:
+                raise VirtopsError("%s: %s %d exceeds the host's %d MiB of memory." % (self.where(), key, params[key], total_mb))
+        if params.get('firmware') == 'uefi':
+            dom_caps = DomainCapabilities.from_xml(self.conn.getDomainCapabilities(
+                None, 'x86_64', params.get('machine'), params.get('virt_type'), 0))
+            if 'efi' not in dom_caps.firmwares:
+                raise VirtopsError('%s: firmware uefi needs OVMF (UEFI firmware for QEMU) on the host, and none is installed.'
+                                   % self.where())
+            if params.get('secure_boot') and not dom_caps.secure_boot_supported:
+                raise VirtopsError('%s: secure_boot is not available with this firmware and machine type.' % self.where())
+
+    # ------------------------------------------------------------------ create
+
+    def _create(self):
+        params = self.params = dict(self.params)
+        for key, value in CREATE_DEFAULTS.items():
+            if params.get(key) is None:
+                params[key] = value
+        self._check_host()
+        if not params.get('image') and not params.get('kernel'):
+            raise VirtopsError('%s: a new guest needs an image or a kernel to boot.' % self.where())
+        guest_nics.check_networks(self.conn, self.where(), params.get('nics'))
+        self.tracker.add('state', 'absent', params['state'])
+        pool = instance_storage.ensure_pool(self.conn, params['storage_pool'], check_mode=self.check)
+        root = None
+        if params.get('image'):
+            image_format, image_bytes = instance_storage.describe_image(self.conn, params['image'], self.name)
+            size = max(image_bytes, (params.get('root_size_gb') or 0) * instance_storage.GIB)
+            if pool is not None and instance_storage.find_volume(pool, instance_storage.root_volume_name(self.name)):
+                raise VirtopsError("%s: the root disk %s is left over in pool %s; remove it or pick another name."
+                                   % (self.where(), instance_storage.root_volume_name(self.name), params['storage_pool']))
+            if self.check:
+                return None
+            root = (instance_storage.create_root_overlay(pool, self.name, params['image'], image_format, size), 'qcow2')
+        if self.check:
+            return None
+        serial_log = '%s/%s' % (instance_storage.pool_path(pool), instance_storage.serial_log_name(self.name))
+        metadata = dict(managed_by='virtops.compute', image=params.get('image'), root_volume=root and root[0],
+                        storage_pool=params['storage_pool'], serial_log=serial_log)
+        domain = guest_spec.build_domain(self.name, params, root_disk=root, serial_log=serial_log,
+                                         uuid=params.get('uuid'), metadata=metadata)
+        try:
+            dom = self.conn.defineXML(domain.to_xml())
+        except libvirt.libvirtError as err:
+            if root:
+                instance_storage.delete_volume(pool, instance_storage.root_volume_name(self.name))
+            raise VirtopsError(describe_libvirt_error(err, subject='%s: libvirt refused the definition' % self.where()))
+        self.notes.append('defined')
+        return dom
+
+    # ------------------------------------------------------------------ change
+
+    def _reconcile(self, dom):
+        params = self.params
+        flags = libvirt.VIR_DOMAIN_XML_INACTIVE | libvirt.VIR_DOMAIN_XML_SECURE
+        current_domain = Domain.from_xml(dom.XMLDesc(flags))
+        current = guest_spec.spec_of(current_domain, self._machine_aliases())
+        wanted = guest_spec.desired_spec(params)
+        changes = []
+        for key in guest_spec.SPEC_KEYS:
+            if wanted[key] is None:
+                continue
+            if key == 'machine' and guest_spec.machine_matches(wanted[key], current_domain.os_machine, self._machine_aliases()):
+                continue
+            if self.tracker.add(key, current[key], wanted[key]):
+                changes.append(key)
+        given = dict((item['type'], item.get('password')) for item in params.get('graphics') or [] if item.get('password'))
+        held = guest_spec.graphics_passwords(current_domain)
+        for kind, password in given.items():
+            if self.tracker.add('graphics.%s.password' % kind, held.get(kind), password, secret=True) and 'graphics' not in changes:
+                changes.append('graphics')
+        grow = self._root_growth(current_domain)
+        nic_steps = self._nic_plan(current_domain)
+        if changes:
+            self._check_host()
+            self._apply(dom, current_domain, changes, guest_spec.live_flavor_changes(current, wanted))
+        if grow:
+            self._grow_root(dom, *grow)
+        if nic_steps and not self.check:
+            guest_nics.NicChanger(dom, self.where(), self.notes).apply(nic_steps)
+
+    def _nic_plan(self, current_domain):
+        """The NIC changes to make (None when nics is not managed or nothing differs)."""
+        if self.params.get('nics') is None:
+            return None
+        current = [guest_nics.nic_of(iface) for iface in current_domain.interfaces]
+        steps = guest_nics.plan(current, [guest_nics.normal_nic(nic) for nic in self.params['nics']])
+        if not self.tracker.add('nics', current, guest_nics.planned_list(steps)):
+            return None
+        guest_nics.check_networks(self.conn, self.where(), self.params['nics'])
+        return [step for step in steps if step[0] != 'keep']
+
+    def _apply(self, dom, current_domain, changes, live_flavor):
+        restart_needed = [key for key in changes if key not in LIVE_CHANGES and key not in live_flavor]
+        active = dom.isActive()
+        if active and restart_needed and not self.params['allow_restart']:
+            raise VirtopsError('%s: changing %s needs a restart of the running guest; set allow_restart to true to allow it.'
+                               % (self.where(), ', '.join(restart_needed)))
+        if self.check:
+            return
+        guest_spec.apply_spec(current_domain, changes, self.params)
+        if active and not restart_needed:
+            self._apply_live(dom, changes)
+            self.conn.defineXML(current_domain.to_xml())
+            self.notes.append('applied %s live' % ', '.join(changes))
+            return
+        if active:
+            self._stop(dom)
+            self.notes.append('stopped to apply %s' % ', '.join(restart_needed))
+        try:
+            self.conn.defineXML(current_domain.to_xml())
+        except libvirt.libvirtError as err:
+            if active:
+                dom.create()
+            raise VirtopsError(describe_libvirt_error(err, subject='%s: libvirt refused the change' % self.where()))
+        self.notes.append('redefined with new %s' % ', '.join(changes))
+
+    def _apply_live(self, dom, changes):
+        live = libvirt.VIR_DOMAIN_AFFECT_LIVE
+        try:
+            if 'disk_qos' in changes:
+                qos = dict((key, self.params['disk_qos'].get(key) or 0) for key in guest_spec.QOS_KEYS)
+                dom.setBlockIoTune(guest_spec.ROOT_TARGET, qos, live)
+            if 'vcpus' in changes:
+                dom.setVcpusFlags(self.params['vcpus'], live)
+            if 'memory_mb' in changes:
+                dom.setMemoryFlags(self.params['memory_mb'] * 1024, live)
+        except libvirt.libvirtError as err:
+            raise VirtopsError(describe_libvirt_error(err, subject='%s: the live change of %s failed'
+                                                      % (self.where(), ', '.join(changes))))
+
+    def _root_growth(self, current_domain):
+        size_gb = self.params.get('root_size_gb')
+        root = current_domain.find_disk(guest_spec.ROOT_TARGET)
+        if not size_gb or root is None:
+            return None
+        try:
+            vol = self.conn.storageVolLookupByPath(root.source_path)
+        except libvirt.libvirtError:
+            return None
+        wanted = size_gb * instance_storage.GIB
+        current = instance_storage.volume_capacity(vol)
+        if wanted < current:
+            raise VirtopsError("%s: root_size_gb %d is smaller than the root disk's %d GiB; shrinking is refused."
+                               % (self.where(), size_gb, -(-current // instance_storage.GIB)))
+        if wanted > current:
+            self.tracker.add('root_size_gb', round(current / float(instance_storage.GIB), 2), size_gb)
+            return vol, wanted
+        return None
+
+    def _grow_root(self, dom, vol, size_bytes):
+        if self.check:
+            return
+        if dom.isActive():
+            dom.blockResize(guest_spec.ROOT_TARGET, size_bytes, libvirt.VIR_DOMAIN_BLOCK_RESIZE_BYTES)
+        else:
+            vol.resize(size_bytes, 0)
+        self.notes.append('grew the root disk to %d GiB' % (size_bytes // instance_storage.GIB))
+
+    # ------------------------------------------------------------------ power
+
+    def _set_power(self, dom, wanted):
+        current = _power(dom)
+        if current == wanted:
+            return
+        self.tracker.add('power_state', current, wanted)
+        if self.check:
+            return
+        if wanted == 'running':
+            self._start(dom, current)
+        elif wanted == 'paused':
+            if current == 'running':
+                dom.suspend()
+            else:
+                self._prepare_start(dom, current)
+                dom.createWithFlags(libvirt.VIR_DOMAIN_START_PAUSED)
+        elif wanted == 'stopped':
+            if current == 'suspended':
+                dom.managedSaveRemove(0)
+            else:
+                self._stop(dom)
+        elif wanted == 'suspended':
+            if current == 'stopped':
+                self._start(dom, current)
+            dom.managedSave(0)
+        self.notes.append('%s -> %s' % (current, wanted))
+
+    def _prepare_start(self, dom, current):
+        if current == 'crashed' or dom.state()[0] == libvirt.VIR_DOMAIN_CRASHED:
+            dom.destroy()
+
+    def _start(self, dom, current):
+        if current == 'paused':
+            dom.resume()
+            return
+        self._prepare_start(dom, current)
+        try:
+            dom.create()
+        except libvirt.libvirtError as err:
+            raise VirtopsError(describe_libvirt_error(err, subject='%s: did not start' % self.where()))
+
+    def _stop(self, dom):
+        """Clean shutdown, and a hard stop once shutdown_timeout has passed."""
+        if dom.state()[0] == libvirt.VIR_DOMAIN_PAUSED:
+            dom.resume()
+        timeout = self.params['shutdown_timeout']
+        try:
+            dom.shutdown()
+        except libvirt.libvirtError:
+            pass
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if not dom.isActive():
+                self.notes.append('shut down cleanly')
+                return
+            time.sleep(0.5)
+        if dom.isActive():
+            dom.destroy()
+            self.notes.append('forced off after %d s without a clean shutdown' % timeout)
+
+    # ------------------------------------------------------------------ remove
+
+    def _remove(self, dom):
+        if dom is None:
+            self._remove_leftovers()
+            return None
+        self.tracker.add('state', _power(dom), 'absent')
+        if self.check:
+            return dom
+        metadata = Domain.from_xml(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)).get_app_metadata()
+        if dom.isActive():
+            dom.destroy()
+        flags = 0
+        for flag in _UNDEFINE_FLAGS:
+            flags |= getattr(libvirt, flag, 0)
+        dom.undefineFlags(flags)
+        self.notes.append('undefined')
+        if metadata.get('managed_by') == 'virtops.compute':
+            self._remove_files(metadata)
+        return None
+
+    def _remove_leftovers(self):
+        """Files a crashed or interrupted run left behind for a guest that is no longer defined."""
+        try:
+            pool = self.conn.storagePoolLookupByName(self.params['storage_pool'])
+        except libvirt.libvirtError:
+            return
+        if not pool.isActive():
+            return
+        pool.refresh(0)
+        for name in (instance_storage.root_volume_name(self.name), instance_storage.serial_log_name(self.name)):
+            if instance_storage.find_volume(pool, name) is not None:
+                self.tracker.add('leftover ' + name, 'present', 'absent')
+                if not self.check:
+                    instance_storage.delete_volume(pool, name)
+                    self.notes.append('removed the leftover %s' % name)
+
+    def _remove_files(self, metadata):
+        try:
+            pool = self.conn.storagePoolLookupByName(metadata.get('storage_pool') or instance_storage.DEFAULT_POOL)
+        except libvirt.libvirtError:
+            return
+        for name in (instance_storage.root_volume_name(self.name), instance_storage.serial_log_name(self.name)):
+            if instance_storage.delete_volume(pool, name):
+                self.notes.append('removed %s' % name)

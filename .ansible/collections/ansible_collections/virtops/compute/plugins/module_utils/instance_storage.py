@@ -1,0 +1,123 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, virtops.compute contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A guest's own files: its copy-on-write root disk and its serial console log.
+
+They live in one libvirt directory pool (``virtops-instances`` unless told
+otherwise) and are made through libvirt's storage API, so that the module
+works against a remote URI as well as on the host.  The base image is only
+ever a backing file: nothing here writes to it.
+"""
+
+from __future__ import (absolute_import, division, print_function)
+__metaclass__ = type
+
+import os
+import struct
+
+from ansible_collections.virtops.compute.plugins.module_utils.connection import VirtopsError, describe_libvirt_error, libvirt
+from ansible_collections.virtops.compute.plugins.module_utils.model.storage import StoragePool, StorageVolume
+
+DEFAULT_POOL = 'virtops-instances'
+DEFAULT_POOL_PATH = '/var/lib/libvirt/virtops/instances'
+GIB = 1024 ** 3
+_QCOW2_MAGIC = b'QFI\xfb'
+
+
+def root_volume_name(guest):
+    return '%s-root.qcow2' % guest
+
+
+def serial_log_name(guest):
+    return '%s-console.log' % guest
+
+
+def ensure_pool(conn, name=DEFAULT_POOL, path=DEFAULT_POOL_PATH, check_mode=False):
+    """The instance pool, defined, built, started and autostarted when missing; None in check mode if absent."""
+    try:
+        pool = conn.storagePoolLookupByName(name)
+    except libvirt.libvirtError:
+        if check_mode:
+            return None
+        model = StoragePool()
+        model.type = 'dir'
+        model.name = name
+        model.target_path = path
+        pool = conn.storagePoolDefineXML(model.to_xml(), 0)
+        pool.build(0)
+        pool.setAutostart(1)
+    if not pool.isActive():
+        if check_mode:
+            return pool
+        pool.create(0)
+    return pool
+
+
+def pool_path(pool):
+    return StoragePool.from_xml(pool.XMLDesc(0)).target_path
+
+
+def describe_image(conn, path, guest):
+    """``(format, virtual size in bytes)`` of a base image, through libvirt when a pool holds it."""
+    try:
+        vol = conn.storageVolLookupByPath(path)
+        model = StorageVolume.from_xml(vol.XMLDesc(0))
+        return model.target_format or 'raw', model.capacity_bytes
+    except libvirt.libvirtError:
+        pass
+    if not os.path.isfile(path):
+        raise VirtopsError("guest '%s': image '%s' does not exist (or no storage pool on the host holds it)." % (guest, path))
+    with open(path, 'rb') as handle:
+        header = handle.read(32)
+    if header[:4] == _QCOW2_MAGIC:
+        return 'qcow2', struct.unpack('>Q', header[24:32])[0]
+    return 'raw', os.path.getsize(path)
+
+
+def find_volume(pool, name):
+    try:
+        return pool.storageVolLookupByName(name)
+    except libvirt.libvirtError:
+        return None
+
+
+def volume_capacity(vol):
+    return vol.info()[1]
+
+
+def create_root_overlay(pool, guest, image, image_format, size_bytes):
+    """A qcow2 volume of ``size_bytes`` whose backing file is ``image``; returns its path."""
+    model = StorageVolume()
+    model.name = root_volume_name(guest)
+    model.capacity_bytes = size_bytes
+    model.target_format = 'qcow2'
+    model.backing_path = image
+    model.backing_format = image_format
+    try:
+        vol = pool.createXML(model.to_xml(), 0)
+    except libvirt.libvirtError as err:
+        raise VirtopsError(describe_libvirt_error(err, subject="guest '%s': cannot create its root disk" % guest))
+    return vol.path()
+
+
+def grow_volume(vol, size_bytes, guest):
+    current = volume_capacity(vol)
+    if size_bytes < current:
+        raise VirtopsError("guest '%s': root_size_gb %d is smaller than the root disk's %d GiB; shrinking is refused."
+                           % (guest, size_bytes // GIB, -(-current // GIB)))
+    if size_bytes > current:
+        vol.resize(size_bytes, 0)
+        return True
+    return False
+
+
+def delete_volume(pool, name):
+    """Delete a volume the module made; True when one was there."""
+    if pool is None:
+        return False
+    pool.refresh(0)
+    vol = find_volume(pool, name)
+    if vol is None:
+        return False
+    vol.delete(0)
+    return True

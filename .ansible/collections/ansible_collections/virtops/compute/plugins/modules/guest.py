@@ -1,0 +1,311 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, virtops.compute contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import (absolute_import, division, print_function)
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: guest
+short_description: One libvirt guest's desired state, from launch to removal
+version_added: 0.1.0
+description:
+  - Launches, changes, pauses, suspends, stops and removes one libvirt/QEMU guest (a domain), idempotently.
+  - A guest launched from O(image) gets its own copy-on-write qcow2 root disk in O(storage_pool), backed by the
+    image, which is never written. A guest can also boot directly from O(kernel), O(initrd) and O(cmdline).
+  - Every guest gets a serial console whose output is logged to a file in O(storage_pool) (readable while the guest
+    runs and after), plus the interactive serial console of O(serial_console) and the graphical consoles of O(graphics).
+  - Options left out for an existing guest leave that part of it as it is; for a new guest they take the
+    defaults their descriptions name.
+  - Changes to an existing guest are applied live where libvirt can (O(disk_qos), growing O(root_size_gb), adding and removing O(nics), O(vcpus) and O(memory_mb) below their maxima);
+    other changes of a running guest need O(allow_restart=true), otherwise the module fails naming them and
+    leaves the guest as it was.
+author:
+  - virtops.compute contributors (@virtops)
+options:
+  name:
+    description: The guest's name.
+    type: str
+    required: true
+  uuid:
+    description:
+      - The UUID for a new guest. For an existing guest, a different UUID is an error rather than a change,
+        so two guests of the same name are never confused.
+    type: str
+  state:
+    description:
+      - C(running) starts the guest (resuming a paused guest, restoring a suspended one where it left off).
+      - C(stopped) shuts it down cleanly and turns it off after O(shutdown_timeout) seconds if it does not stop.
+      - C(paused) stops its virtual CPUs; its memory stays.
+      - C(suspended) saves its memory to disk with libvirt managed save; it then uses no RAM or CPU and a later
+        C(running) resumes it where it left off. A stopped guest is started first.
+      - C(absent) turns it off and removes the definition with its managed-save image, NVRAM and snapshot metadata,
+        and the root disk and console log this module made; never the base image or attached volumes. For a guest
+        that is not defined, it removes a root disk or console log an interrupted run left behind in O(storage_pool).
+    type: str
+    choices: [running, stopped, paused, suspended, absent]
+    default: running
+  virt_type:
+    description:
+      - The libvirt domain type. C(kvm) needs working hardware virtualisation; C(qemu) emulates (TCG).
+      - M(virtops.compute.host_info) tells which types really run guests on a host.
+      - C(kvm) for a new guest when omitted.
+    type: str
+    choices: [kvm, qemu]
+  vcpus:
+    description:
+      - Virtual CPUs; 1 for a new guest when omitted.
+      - Up to O(max_vcpus), a change of a running guest is applied live (CPU hot-plug; removing CPUs needs the
+        guest's consent).
+    type: int
+  max_vcpus:
+    description:
+      - The most vCPUs the guest can have without a restart; O(vcpus) when omitted for a new guest.
+      - Changing it needs a restart.
+    type: int
+  memory_mb:
+    description:
+      - Memory in MiB, at most the host's memory; 512 for a new guest when omitted.
+      - Up to O(max_memory_mb), a change of a running guest is applied live through the memory balloon (the
+        guest needs a virtio balloon driver to give memory back).
+    type: int
+  max_memory_mb:
+    description:
+      - The most memory the guest can have without a restart; O(memory_mb) when omitted for a new guest.
+      - Changing it needs a restart.
+    type: int
+  machine:
+    description: The QEMU machine type, for example C(pc) or C(q35); libvirt's default when omitted.
+    type: str
+  image:
+    description:
+      - The base image (qcow2 or raw) the root disk is a copy-on-write overlay of, as a path on the host.
+    type: path
+  root_size_gb:
+    description:
+      - The root disk's size in GiB, at least the image's size. Growing an existing guest's root disk is applied
+        live; shrinking is refused.
+    type: int
+  kernel:
+    description: A kernel on the host to boot directly.
+    type: path
+  initrd:
+    description: An initramfs on the host to boot with O(kernel).
+    type: path
+  cmdline:
+    description: The kernel command line for O(kernel).
+    type: str
+  firmware:
+    description: C(bios) (SeaBIOS) or C(uefi) (OVMF, which must be installed on the host); C(bios) for a new guest when omitted.
+    type: str
+    choices: [bios, uefi]
+  secure_boot:
+    description: Boot UEFI with secure boot (needs O(firmware=uefi)); off for a new guest when omitted.
+    type: bool
+  guest_agent:
+    description: Add the qemu-guest-agent channel; none for a new guest when omitted.
+    type: bool
+  disk_qos:
+    description:
+      - I/O limits of the root disk; a change on a running guest is applied live. Omitted keys mean no limit.
+    type: dict
+    suboptions:
+      total_bytes_sec:
+        description: Total bytes per second.
+        type: int
+      read_bytes_sec:
+        description: Read bytes per second.
+        type: int
+      write_bytes_sec:
+        description: Write bytes per second.
+        type: int
+      total_iops_sec:
+        description: Total I/O operations per second.
+        type: int
+      read_iops_sec:
+        description: Read I/O operations per second.
+        type: int
+      write_iops_sec:
+        description: Write I/O operations per second.
+        type: int
+  serial_console:
+    description:
+      - The interactive serial console; its output is always logged as well. A C(pty) by default.
+    type: dict
+    suboptions:
+      type:
+        description: C(pty) (reach it with C(virsh console)) or C(tcp) (a telnet server on O(serial_console.listen)).
+        type: str
+        choices: [pty, tcp]
+        default: pty
+      listen:
+        description: The address a C(tcp) console listens on.
+        type: str
+        default: 127.0.0.1
+      port:
+        description: The port of a C(tcp) console.
+        type: int
+  graphics:
+    description: Graphical consoles.
+    type: list
+    elements: dict
+    suboptions:
+      type:
+        description: The protocol.
+        type: str
+        choices: [vnc, spice]
+        required: true
+      listen:
+        description: The address to listen on.
+        type: str
+        default: 127.0.0.1
+      port:
+        description: The port; omitted or C(-1) picks a free one.
+        type: int
+      password:
+        description: The console password; libvirt keeps it in the root-only domain configuration.
+        type: str
+  nics:
+    description:
+      - The guest's network interfaces, in order. Each takes exactly one of O(nics[].network), O(nics[].bridge),
+        O(nics[].ovs_bridge) or O(nics[].user).
+      - On a running guest, NICs added to the list are hot-plugged and NICs removed from it are unplugged (the
+        guest must release them; the module asks a bounded number of times, then fails saying so); a changed
+        VLAN, port group or filter is changed in place.
+      - NICs with a O(nics[].mac) are matched by it; the others by their order. Omit the option to leave the
+        guest's NICs as they are; an empty list removes them all.
+    type: list
+    elements: dict
+    suboptions:
+      network:
+        description: A libvirt network to join (see M(virtops.compute.network)).
+        type: str
+      bridge:
+        description: An existing Linux bridge on the host to join.
+        type: str
+      ovs_bridge:
+        description: An existing Open vSwitch bridge on the host to join.
+        type: str
+      user:
+        description: QEMU user-mode networking (no host setup; the guest reaches out through NAT, nothing reaches in).
+        type: bool
+      mac:
+        description: The MAC address, a unicast one; libvirt picks one in 52:54:00 when omitted.
+        type: str
+      model:
+        description: The NIC model QEMU emulates.
+        type: str
+        default: virtio
+      vlan:
+        description: The VLAN tag (1-4094) of the port, with O(nics[].ovs_bridge) or an Open vSwitch O(nics[].network).
+        type: int
+      portgroup:
+        description: A port group of O(nics[].network), which may carry a VLAN and bandwidth settings.
+        type: str
+      filter:
+        description: An nwfilter (a security group, see M(virtops.compute.nwfilter)) applied to the NIC's traffic.
+        type: str
+      filter_params:
+        description: Parameters of O(nics[].filter), for example C({IP: 192.0.2.10}).
+        type: dict
+  shutdown_timeout:
+    description: Seconds to wait for a clean shutdown before turning the guest off.
+    type: int
+    default: 120
+  allow_restart:
+    description: Allow stopping and starting a running guest to apply changes that cannot be made live.
+    type: bool
+    default: false
+  storage_pool:
+    description: The directory pool for the guest's root disk and console log; created when missing.
+    type: str
+    default: virtops-instances
+extends_documentation_fragment:
+  - virtops.compute.connection
+  - virtops.compute.connection.check_mode
+seealso:
+  - module: virtops.compute.guest_info
+  - module: virtops.compute.host_info
+'''
+
+EXAMPLES = r'''
+- name: Launch a guest from a base image
+  virtops.compute.guest:
+    name: web1
+    image: /var/lib/libvirt/images/debian-12.qcow2
+    root_size_gb: 10
+    vcpus: 2
+    memory_mb: 2048
+    guest_agent: true
+    graphics:
+      - type: vnc
+    nics:
+      - network: default
+      - ovs_bridge: br-int
+        vlan: 20
+        filter: web
+
+- name: Boot a kernel directly, emulated, with a telnet serial console
+  virtops.compute.guest:
+    name: tiny1
+    virt_type: qemu
+    kernel: /srv/images/vmlinuz
+    initrd: /srv/images/initrd.img
+    cmdline: console=ttyS0
+    memory_mb: 256
+    serial_console:
+      type: tcp
+      port: 4555
+
+- name: Limit the root disk's I/O, live
+  virtops.compute.guest:
+    name: web1
+    disk_qos:
+      total_iops_sec: 500
+
+- name: Suspend to disk
+  virtops.compute.guest:
+    name: web1
+    state: suspended
+
+- name: Remove the guest and its own files
+  virtops.compute.guest:
+    name: web1
+    state: absent
+'''
+
+RETURN = r'''
+guest:
+  description: The guest as M(virtops.compute.guest_info) reports it; null once it is absent.
+  returned: always
+  type: dict
+changes:
+  description: The names of the options (and C(state), C(power_state)) that differed and were (or in check mode would be) changed.
+  returned: always
+  type: list
+  elements: str
+  sample: [memory_mb, power_state]
+actions:
+  description: What the module did, in order.
+  returned: when something was done
+  type: list
+  elements: str
+  sample: [stopped to apply memory_mb, redefined with new memory_mb, stopped -> running]
+'''
+
+from ansible_collections.virtops.compute.plugins.module_utils.common import VirtopsModule
+from ansible_collections.virtops.compute.plugins.module_utils.guest_args import GUEST_OPTIONS
+from ansible_collections.virtops.compute.plugins.module_utils.guest_lifecycle import GuestConverger
+
+
+def main():
+    module = VirtopsModule(
+        argument_spec=GUEST_OPTIONS,
+        supports_check_mode=True,
+    )
+    module.run(lambda vm: GuestConverger(vm).run())
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,122 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, virtops.compute contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import (absolute_import, division, print_function)
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: guest_action
+short_description: One-shot actions on a running libvirt guest
+version_added: 0.1.0
+description:
+  - Reboots a guest, injects an NMI to make its kernel take a crash dump, or sets a user's password through the
+    qemu-guest-agent.
+  - These are actions, not states, so every run that performs one reports C(changed=true).
+author:
+  - virtops.compute contributors (@virtops)
+options:
+  name:
+    description: The guest's name.
+    type: str
+    required: true
+  action:
+    description:
+      - C(reboot) restarts the guest (see O(reboot_type)).
+      - C(trigger_crash_dump) injects a non-maskable interrupt; a guest kernel set up for it (kdump, or
+        C(kernel.unknown_nmi_panic)) dumps its memory, others log the NMI.
+      - C(set_password) sets O(user)'s password through the guest agent, which the guest must run
+        (M(virtops.compute.guest) O(virtops.compute.guest#module:guest_agent=true)). Before the first boot use the
+        config drive's C(admin_pass) or C(disk_inject) instead.
+    type: str
+    required: true
+    choices: [reboot, trigger_crash_dump, set_password]
+  reboot_type:
+    description:
+      - C(soft) asks the guest to reboot (through the agent when there is one, else ACPI) and resets it when it has
+        not rebooted within O(reboot_timeout) seconds; C(hard) resets it at once, like a reset button.
+    type: str
+    choices: [soft, hard]
+    default: soft
+  reboot_timeout:
+    description: Seconds a soft reboot may take before the guest is reset.
+    type: int
+    default: 120
+  user:
+    description: The account whose password O(action=set_password) sets.
+    type: str
+    default: root
+  password:
+    description: The new password for O(action=set_password).
+    type: str
+extends_documentation_fragment:
+  - virtops.compute.connection
+attributes:
+  check_mode:
+    support: full
+    description: A check run reports that the action would be performed and performs nothing.
+  diff_mode:
+    support: none
+    description: Actions change no definition, so there is nothing to show.
+seealso:
+  - module: virtops.compute.guest
+'''
+
+EXAMPLES = r'''
+- name: Reboot, asking the guest first
+  virtops.compute.guest_action:
+    name: web1
+    action: reboot
+
+- name: Make the guest kernel take a crash dump
+  virtops.compute.guest_action:
+    name: web1
+    action: trigger_crash_dump
+
+- name: Set the administrator password through the guest agent
+  virtops.compute.guest_action:
+    name: web1
+    action: set_password
+    user: root
+    password: "{{ vault_root_password }}"
+'''
+
+RETURN = r'''
+reboot_type:
+  description: The reboot type used.
+  returned: when O(action=reboot)
+  type: str
+method:
+  description: How the reboot happened, C(guest) (the guest rebooted itself) or C(reset).
+  returned: when O(action=reboot) outside check mode
+  type: str
+user:
+  description: The account whose password was set.
+  returned: when O(action=set_password)
+  type: str
+'''
+
+from ansible_collections.virtops.compute.plugins.module_utils.common import VirtopsModule
+from ansible_collections.virtops.compute.plugins.module_utils import guest_actions
+
+
+def main():
+    guest_actions.register_event_loop()
+    module = VirtopsModule(
+        argument_spec=dict(
+            name=dict(type='str', required=True),
+            action=dict(type='str', required=True, choices=['reboot', 'trigger_crash_dump', 'set_password']),
+            reboot_type=dict(type='str', default='soft', choices=['soft', 'hard']),
+            reboot_timeout=dict(type='int', default=120),
+            user=dict(type='str', default='root'),
+            password=dict(type='str', no_log=True),
+        ),
+        required_if=[('action', 'set_password', ('password',))],
+        supports_check_mode=True,
+    )
+    module.run(lambda vm: guest_actions.ACTIONS[vm.params['action']](vm))
+
+
+if __name__ == '__main__':
+    main()

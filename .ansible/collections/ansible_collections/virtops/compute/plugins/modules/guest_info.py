@@ -1,0 +1,131 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, virtops.compute contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import (absolute_import, division, print_function)
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: guest_info
+short_description: Status of libvirt guests
+version_added: 0.1.0
+description:
+  - Reports one guest, or every guest of the host, with its power state, memory, vCPUs, CPU time, disks,
+    interfaces (with the addresses the guest agent or the DHCP leases know), consoles, managed-save image and firmware.
+  - A guest that does not exist is reported as an empty list, not as a failure.
+author:
+  - virtops.compute contributors (@virtops)
+options:
+  name:
+    description: The guest to report; all guests, sorted by name, when omitted.
+    type: str
+extends_documentation_fragment:
+  - virtops.compute.connection
+  - virtops.compute.connection.info_module
+seealso:
+  - module: virtops.compute.guest
+'''
+
+EXAMPLES = r'''
+- name: Read one guest
+  virtops.compute.guest_info:
+    name: web1
+  register: web1
+
+- name: Show its VNC endpoint
+  ansible.builtin.debug:
+    msg: "{{ web1.guests[0].consoles.vnc.host }}:{{ web1.guests[0].consoles.vnc.port }}"
+
+- name: Every guest of the host
+  virtops.compute.guest_info:
+  register: all_guests
+'''
+
+RETURN = r'''
+guests:
+  description: The guests, each as below.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: The guest's name.
+      type: str
+    uuid:
+      description: The guest's UUID.
+      type: str
+    state:
+      description: C(running), C(paused), C(shutdown), C(crashed), C(suspended) (managed save or guest-initiated sleep) or C(nostate).
+      type: str
+    power_state:
+      description: The matching number, 1 running, 3 paused, 4 shutdown, 6 crashed, 7 suspended, 0 nostate.
+      type: int
+    paused_reason:
+      description: Why a paused guest is paused (user, migration, ioerror, ...).
+      type: str
+      returned: when paused
+    max_mem_kb:
+      description: The most memory the guest may have, in KiB.
+      type: int
+    mem_kb:
+      description: The memory the guest has now, in KiB.
+      type: int
+    vcpus:
+      description: Virtual CPUs.
+      type: int
+    cpu_time_ns:
+      description: Cumulative CPU time in nanoseconds.
+      type: int
+    disks:
+      description: Each disk's C(target), C(bus), C(device), C(type), C(source), C(format), C(readonly), C(serial) and C(qos) when limited.
+      type: list
+      elements: dict
+    interfaces:
+      description: Each NIC's C(mac), C(type), C(source), C(model), C(target) and C(addresses) (C(address), C(prefix), C(family)).
+      type: list
+      elements: dict
+    consoles:
+      description:
+        - C(serial_log) (a path), C(serial) (C(type) with C(host) and C(port), or C(pty)), C(vnc) and C(spice)
+          (C(host) and C(port)); a key is absent when the guest has no such console.
+      type: dict
+    rescued:
+      description: Whether the guest runs from its rescue image.
+      type: bool
+    managed_save:
+      description: Whether a managed-save image holds the guest's memory.
+      type: bool
+    firmware:
+      description: C(bios) or C(uefi).
+      type: str
+'''
+
+from ansible_collections.virtops.compute.plugins.module_utils.common import VirtopsModule
+from ansible_collections.virtops.compute.plugins.module_utils.connection import libvirt
+from ansible_collections.virtops.compute.plugins.module_utils.guest import Guest
+
+
+def report(vm):
+    name = vm.params.get('name')
+    if name:
+        guest = Guest.lookup(vm.conn, name)
+        return dict(guests=[guest.info()] if guest else [])
+    guests = []
+    for dom in sorted(vm.conn.listAllDomains(0), key=lambda dom: dom.name()):
+        try:
+            guests.append(Guest(dom).info())
+        except libvirt.libvirtError as err:
+            # A guest removed while the list is read is simply no longer there.
+            if err.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
+                raise
+    return dict(guests=guests)
+
+
+def main():
+    module = VirtopsModule(argument_spec=dict(name=dict(type='str')), supports_check_mode=True)
+    module.run(report)
+
+
+if __name__ == '__main__':
+    main()

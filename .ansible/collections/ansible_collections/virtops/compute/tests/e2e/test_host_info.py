@@ -1,0 +1,136 @@
+"""host_info against the real libvirtd and a second lab host."""
+import subprocess
+
+import pytest
+
+from lab.checks import assert_one_sentence, libvirt_snapshot
+from lab.runner import run_module, run_playbook
+
+
+@pytest.fixture(scope='module')
+def facts(lab_libvirt):
+    result = run_module('host_info', uri=lab_libvirt)
+    assert not result.failed, result.msg
+    return result['host']
+
+
+def _version(packed):
+    return '%d.%d.%d' % (packed // 1000000, (packed // 1000) % 1000, packed % 1000)
+
+
+def test_reports_what_libvirt_says(facts, libvirt_conn):
+    arch, memory_mb, cpus, _mhz, _nodes, sockets, cores, threads = libvirt_conn.getInfo()
+    assert facts['hostname'] == libvirt_conn.getHostname()
+    assert facts['hypervisor_type'] == 'QEMU'
+    assert facts['hypervisor_version'] == _version(libvirt_conn.getVersion())
+    assert facts['libvirt_version'] == _version(libvirt_conn.getLibVersion())
+    assert facts['cpu']['count'] == cpus
+    assert facts['cpu']['arch'] == arch
+    assert facts['cpu']['topology'] == dict(sockets=sockets, cores=cores, threads=threads, numa_nodes=_nodes)
+    assert facts['memory_mb']['total'] == memory_mb
+    assert 0 < facts['memory_mb']['free'] <= memory_mb
+    domains = libvirt_conn.listAllDomains(0)
+    assert facts['guests'] == dict(total=len(domains), running=sum(1 for d in domains if d.isActive()))
+    assert facts['service_state'] in ('enabled', 'disabled', 'maintenance')
+
+
+def test_uptime_matches_proc_uptime(facts):
+    with open('/proc/uptime') as handle:
+        proc_uptime = float(handle.read().split()[0])
+    assert facts['uptime_source'] == 'proc'
+    assert abs(facts['uptime_seconds'] - proc_uptime) < 30
+    assert ' up ' in ' ' + facts['uptime'] and 'load average' in facts['uptime']
+
+
+def test_host_ip_is_an_address_of_this_host(facts):
+    addresses = subprocess.run(['ip', '-4', '-o', 'addr'], capture_output=True, text=True, check=True).stdout
+    assert facts['host_ip'] and ' %s/' % facts['host_ip'] in addresses
+
+
+def test_usable_virt_types_found_by_probing(facts):
+    virt = facts['virt_types']
+    assert 'qemu' in virt['available'] and 'kvm' in virt['available']
+    assert 'qemu' in virt['usable']
+    assert virt['probe']['qemu']['usable'] is True
+    # On this lab machine /dev/kvm exists and libvirt lists kvm, but KVM cannot run guests (LAB.md).
+    assert 'kvm' not in virt['usable'], virt['probe']['kvm']
+    assert virt['probe']['kvm']['reason']
+
+
+def test_probe_leaves_nothing_behind_and_can_be_skipped(lab_libvirt, libvirt_conn):
+    before = libvirt_snapshot(libvirt_conn)
+    probed = run_module('host_info', uri=lab_libvirt, probe_timeout=3)
+    assert not probed.failed, probed.msg
+    assert libvirt_snapshot(libvirt_conn) == before
+    skipped = run_module('host_info', uri=lab_libvirt, probe=False)
+    assert skipped['host']['virt_types']['usable'] is None
+    assert skipped['host']['virt_types']['available'] == probed['host']['virt_types']['available']
+
+
+def test_check_mode_reports_the_same_and_changes_nothing(lab_libvirt, libvirt_conn):
+    before = libvirt_snapshot(libvirt_conn)
+    result = run_module('host_info', uri=lab_libvirt, check=True)
+    assert not result.failed and not result.changed
+    assert result['host']['virt_types']['usable']
+    assert libvirt_snapshot(libvirt_conn) == before
+
+
+def test_remote_lab_host(second_host):
+    result = run_module('host_info', uri=second_host.uri)
+    assert not result.failed, result.msg
+    host = result['host']
+    assert host['uri'] == second_host.uri
+    assert host['host_ip'] == '127.0.0.1'
+    assert host['uptime_source'] == 'cpu_times'
+    with open('/proc/uptime') as handle:
+        proc_uptime = float(handle.read().split()[0])
+    # The lab host shares this kernel, so its CPU-time estimate must land near the real uptime.
+    assert abs(host['uptime_seconds'] - proc_uptime) < max(60, proc_uptime * 0.05)
+    assert 'qemu' in host['virt_types']['usable']
+    assert host['service_state'] is None
+
+
+def test_remote_lab_host_is_a_different_host(facts, second_host):
+    remote = run_module('host_info', uri=second_host.uri, probe=False)['host']
+    assert remote['host_uuid'] != facts['host_uuid']
+    assert remote['hostname'] != facts['hostname']
+
+
+@pytest.mark.parametrize('uri, names', [
+    ('qemu+tcp://127.0.0.1:1/system', 'qemu+tcp://127.0.0.1:1/system'),
+    ('nosuchdriver:///system', 'nosuchdriver:///system'),
+])
+def test_bad_uri_is_one_clear_sentence(uri, names):
+    result = run_module('host_info', uri=uri)
+    assert result.failed
+    assert_one_sentence(result.msg, names)
+
+
+def test_bad_probe_timeout_is_refused(lab_libvirt):
+    result = run_module('host_info', uri=lab_libvirt, probe_timeout=0)
+    assert result.failed
+    assert_one_sentence(result.msg, 'probe_timeout')
+
+
+def test_uri_from_module_defaults_group(second_host):
+    play = '''
+- hosts: localhost
+  gather_facts: false
+  module_defaults:
+    group/virtops.compute.libvirt:
+      uri: %s
+  tasks:
+    - virtops.compute.host_info:
+        probe: false
+      register: compute
+    - ansible.builtin.assert:
+        that: compute.host.uri == "%s"
+''' % (second_host.uri, second_host.uri)
+    result = run_playbook(play)
+    assert result.rc == 0, result.stdout + result.stderr
+
+
+def test_uri_from_environment(second_host):
+    result = run_module('host_info', probe=False, env={'LIBVIRT_DEFAULT_URI': second_host.uri})
+    assert not result.failed, result.msg
+    assert result['host']['uri'] == second_host.uri

@@ -1,0 +1,4 @@
+#!/bin/sh
+echo "virtops-tiny: power button pressed, powering off" > /dev/console
+sync
+poweroff -f
