@@ -10,7 +10,7 @@ export PYTHONPATH := $(CURDIR)/tests
 LAB := $(PY) -m lab.cli
 PYTEST_ARGS ?=
 
-.PHONY: demo test setup lab-up lab-down lab-status images unit e2e sanity lint build changelog
+.PHONY: demo test setup lab-up lab-down lab-status images unit e2e sanity lint build changelog bench
 
 demo: setup
 	$(LAB) up
@@ -43,6 +43,9 @@ unit: setup
 
 e2e: setup
 	$(VENV)/bin/pytest tests/e2e $(PYTEST_ARGS)
+
+bench: setup
+	$(VENV)/bin/python bench/run.py
 
 sanity: setup
 	@scripts/sanity.sh

@@ -16,9 +16,9 @@ __metaclass__ = type
 import re
 import time
 
+from ansible_collections.virtops.compute.plugins.module_utils import live_devices
 from ansible_collections.virtops.compute.plugins.module_utils.connection import VirtopsError, libvirt
 from ansible_collections.virtops.compute.plugins.module_utils.model.devices import Interface
-from ansible_collections.virtops.compute.plugins.module_utils.model.domain import Domain
 
 NIC_SOURCES = ('network', 'bridge', 'ovs_bridge', 'user')
 MAC_PATTERN = re.compile(r'^[0-9a-f]{2}(:[0-9a-f]{2}){5}$')
@@ -180,16 +180,11 @@ def planned_list(steps):
 class NicChanger:
     """Carries out a plan on a domain: live and persistent together while it runs, persistent only when it is off."""
 
-    DETACH_TRIES = 3
-    DETACH_WAIT = 15
-
     def __init__(self, dom, where, notes, sleep=time.sleep):
         self.dom = dom
         self.where = where
         self.notes = notes
         self.sleep = sleep
-        self.live = bool(dom.isActive())
-        self.flags = libvirt.VIR_DOMAIN_AFFECT_CONFIG | (libvirt.VIR_DOMAIN_AFFECT_LIVE if self.live else 0)
 
     def apply(self, steps):
         for action, cur, nic in steps:
@@ -204,49 +199,24 @@ class NicChanger:
                 self._attach(nic)
 
     def _attach(self, nic):
-        try:
-            self.dom.attachDeviceFlags(build_interface(nic).to_xml(), self.flags)
-        except libvirt.libvirtError as err:
-            raise VirtopsError('%s: attaching a NIC on %s %s failed: %s' % (self.where, nic['kind'], nic['source'] or '',
-                                                                           err.get_error_message())) from None
-        self.notes.append('attached a NIC on %s%s' % (nic['kind'], ' ' + nic['source'] if nic['source'] else ''))
+        what = 'a NIC on %s%s' % (nic['kind'], ' ' + nic['source'] if nic['source'] else '')
+        live_devices.attach(self.dom, build_interface(nic).to_xml(), what, self.where)
+        self.notes.append('attached ' + what)
 
     def _update(self, cur, nic):
         try:
-            self.dom.updateDeviceFlags(build_interface(nic).to_xml(), self.flags)
+            self.dom.updateDeviceFlags(build_interface(nic).to_xml(), live_devices.affect_flags(self.dom))
         except libvirt.libvirtError as err:
             if err.get_error_code() not in (libvirt.VIR_ERR_OPERATION_UNSUPPORTED, libvirt.VIR_ERR_CONFIG_UNSUPPORTED):
-                raise VirtopsError('%s: changing NIC %s failed: %s' % (self.where, cur['mac'], err.get_error_message())) from None
+                raise VirtopsError('%s: changing NIC %s failed: %s.'
+                                   % (self.where, cur['mac'], live_devices.libvirt_reason(err))) from None
             self._detach(cur)
             self._attach(nic)
             return
         self.notes.append('changed NIC %s in place' % cur['mac'])
 
-    def _present_live(self, mac):
-        return Domain.from_xml(self.dom.XMLDesc(0)).find_interface(mac) is not None
-
     def _detach(self, cur):
-        xml = build_interface(cur).to_xml()
-        try:
-            self.dom.detachDeviceFlags(xml, self.flags)
-        except libvirt.libvirtError as err:
-            raise VirtopsError('%s: detaching NIC %s failed: %s' % (self.where, cur['mac'], err.get_error_message())) from None
-        if self.live:
-            self._wait_released(cur['mac'], xml)
-        self.notes.append('detached NIC %s' % cur['mac'])
-
-    def _wait_released(self, mac, xml):
-        """The guest has to let go of an unplugged NIC; ask again a bounded number of times."""
-        for attempt in range(self.DETACH_TRIES):
-            for _tick in range(self.DETACH_WAIT * 2):
-                if not self._present_live(mac):
-                    return
-                self.sleep(0.5)
-            if attempt + 1 < self.DETACH_TRIES:
-                try:
-                    self.dom.detachDeviceFlags(xml, libvirt.VIR_DOMAIN_AFFECT_LIVE)
-                except libvirt.libvirtError:
-                    pass
-        raise VirtopsError('%s: the running guest did not release NIC %s after %d unplug requests; it is gone from the '
-                           'persistent definition but still attached until the guest lets go or restarts.'
-                           % (self.where, mac, self.DETACH_TRIES))
+        mac = cur['mac']
+        live_devices.detach(self.dom, build_interface(cur).to_xml(), lambda live: live.find_interface(mac) is not None,
+                            'NIC %s' % mac, self.where, sleep=self.sleep)
+        self.notes.append('detached NIC %s' % mac)
