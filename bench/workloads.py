@@ -125,5 +125,10 @@ def remove_all(uri, base, count):
     floor('remove', uri, base, names(count))
 
 
+def median(values):
+    import statistics
+    return statistics.median(values)
+
+
 def python_version():
     return sys.version.split()[0]
