@@ -207,7 +207,7 @@ options:
         description: An nwfilter (a security group, see M(virtops.compute.nwfilter)) applied to the NIC's traffic.
         type: str
       filter_params:
-        description: Parameters of O(nics[].filter), for example C({IP: 192.0.2.10}).
+        description: "Parameters of O(nics[].filter), for example C({IP: 192.0.2.10})."
         type: dict
   shutdown_timeout:
     description: Seconds to wait for a clean shutdown before turning the guest off.
