@@ -98,7 +98,10 @@ def rows_for(count, m):
                                  ours=m[ours][phase], theirs=theirs[phase], floor=m['floor'][phase], unit='s'))
     rows.append(dict(workload='status of %d guests (guest_info vs virt info)' % count, ours=m['info']['ours'],
                      theirs=m['info']['theirs'], floor=m['info']['floor'], unit='s'))
-    per_guest = lambda total: None if total is None else (total - startup) / count * 1000.0  # noqa: E731
+
+    def per_guest(total):
+        return None if total is None else (total - startup) / count * 1000.0
+
     rows.append(dict(workload='provision overhead per guest, %d guests, batch (overlay, define, start)' % count,
                      ours=per_guest(m['ours batch']['create']), theirs=per_guest(theirs['create']),
                      floor=per_guest(m['floor']['create']), unit='ms'))

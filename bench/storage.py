@@ -95,7 +95,7 @@ def run(uri, tiny, repeats, log):
         _remove(conn)
         _boot(tiny, log)
         vol = _volume(conn, 'bench-att.raw', 64)
-        startup = [workloads.playbook(workloads.EMPTY, {})[0] for _ in range(repeats)]
+        startup = [workloads.playbook(workloads.EMPTY, {})[0] for _attempt in range(repeats)]
         ours, floor = [], []
         for attempt in range(repeats):
             ours.append(workloads.playbook(ROUND_TRIP, {})[0])

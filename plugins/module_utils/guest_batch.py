@@ -92,9 +92,9 @@ def converge_all(vm, items, workers):
         outcome['name'] = params['name']
         with lock:
             results[index] = outcome
-            vm.log('guests: %s %s (%d of %d done)' % (params['name'], 'failed' if outcome.get('failed') else
-                                                    'changed' if outcome.get('changed') else 'ok',
-                                                    sum(1 for r in results if r is not None), len(items)))
+            word = 'failed' if outcome.get('failed') else 'changed' if outcome.get('changed') else 'ok'
+            done = sum(1 for r in results if r is not None)
+            vm.log('guests: %s %s (%d of %d done)' % (params['name'], word, done, len(items)))
 
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(items) or 1))) as pool:
         list(pool.map(one, range(len(items))))

@@ -18,9 +18,9 @@ description:
     runs and after), plus the interactive serial console of O(serial_console) and the graphical consoles of O(graphics).
   - Options left out for an existing guest leave that part of it as it is; for a new guest they take the
     defaults their descriptions name.
-  - Changes to an existing guest are applied live where libvirt can (O(disk_qos), growing O(root_size_gb), adding and removing O(nics), O(vcpus) and O(memory_mb) below their maxima);
-    other changes of a running guest need O(allow_restart=true), otherwise the module fails naming them and
-    leaves the guest as it was.
+  - Changes to an existing guest are applied live where libvirt can (O(disk_qos), growing O(root_size_gb),
+    adding and removing O(nics), O(vcpus) and O(memory_mb) below their maxima); other changes of a running
+    guest need O(allow_restart=true), otherwise the module fails naming them and leaves the guest as it was.
 author:
   - virtops.compute contributors (@virtops)
 options:

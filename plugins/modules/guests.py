@@ -24,6 +24,7 @@ options:
       - The guests, each a dictionary of M(virtops.compute.guest) options (C(name) required). Passwords inside
         are hidden from the output like the guest module hides them.
     type: list
+    elements: raw
     required: true
   workers:
     description: How many guests are converged at the same time.
@@ -84,7 +85,7 @@ def _run(vm):
 def main():
     module = VirtopsModule(
         argument_spec=dict(
-            guests=dict(type='list', required=True),
+            guests=dict(type='list', elements='raw', required=True),
             workers=dict(type='int', default=4),
         ),
         supports_check_mode=True,

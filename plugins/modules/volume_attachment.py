@@ -220,8 +220,8 @@ actions:
 from ansible_collections.virtops.compute.plugins.module_utils.common import VirtopsModule
 from ansible_collections.virtops.compute.plugins.module_utils.volume_attachments import AttachmentConverger
 
-QOS = dict((key, dict(type='int')) for key in ('total_bytes_sec', 'read_bytes_sec', 'write_bytes_sec', 'total_iops_sec',
-                                                'read_iops_sec', 'write_iops_sec'))
+QOS_KEYS = ('total_bytes_sec', 'read_bytes_sec', 'write_bytes_sec', 'total_iops_sec', 'read_iops_sec', 'write_iops_sec')
+QOS = dict((key, dict(type='int')) for key in QOS_KEYS)
 
 
 def main():

@@ -37,10 +37,10 @@ def test_secret_lifecycle(libvirt_conn, clean):
         secret.value(0)     # private: not even root reads it back through the API
     assert made['secret']['description'] == 'lab CHAP' and made['secret']['value_known']
     assert not run_module('secret', **wanted).changed
-    rotated = run_module('secret', **dict(wanted, value=VALUE + '!'))
+    rotated = run_module('secret', **(wanted | {'value': VALUE + '!'}))
     assert rotated.changed and rotated['changes'] == ['value']
-    assert not run_module('secret', **dict(wanted, value=VALUE + '!')).changed
-    assert run_module('secret', **dict(wanted, value=VALUE + '!', description='renamed'))['changes'] == ['description']
+    assert not run_module('secret', **(wanted | {'value': VALUE + '!'})).changed
+    assert run_module('secret', **(wanted | {'value': VALUE + '!', 'description': 'renamed'}))['changes'] == ['description']
     gone = run_module('secret', usage='iscsi', usage_id=USAGE_ID, state='absent')
     assert gone.changed and not run_module('secret', usage='iscsi', usage_id=USAGE_ID, state='absent').changed
 

@@ -158,7 +158,7 @@ def test_swap_keeps_the_guest_running_and_the_data(guest, pool, libvirt_conn):
     digest = write_pattern(device, mib=4)
     boot_id = libvirt_conn.lookupByName(GUEST).ID()
     new_volume = make_volume(pool, 'swap-new.raw')
-    new = dict(old, volume=new_volume)
+    new = old | {'volume': new_volume}
     before = libvirt_snapshot(libvirt_conn)
     refused = attach(**new)
     assert refused.failed
