@@ -24,6 +24,7 @@ GUEST_OPTIONS = dict(
     firmware=dict(type='str', choices=['bios', 'uefi']),
     secure_boot=dict(type='bool'),
     guest_agent=dict(type='bool'),
+    config_drive=dict(type='path'),
     disk_qos=dict(type='dict', options=dict(
         total_bytes_sec=dict(type='int'), read_bytes_sec=dict(type='int'), write_bytes_sec=dict(type='int'),
         total_iops_sec=dict(type='int'), read_iops_sec=dict(type='int'), write_iops_sec=dict(type='int'))),

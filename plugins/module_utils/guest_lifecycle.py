@@ -13,10 +13,11 @@ the wanted power state.
 from __future__ import (absolute_import, division, print_function)
 __metaclass__ = type
 
+import os
 import time
 
 from ansible_collections.virtops.compute.plugins.module_utils import guest_nics, guest_spec, instance_storage, states
-from ansible_collections.virtops.compute.plugins.module_utils.connection import VirtopsError, describe_libvirt_error, libvirt
+from ansible_collections.virtops.compute.plugins.module_utils.connection import VirtopsError, describe_libvirt_error, is_local_uri, libvirt
 from ansible_collections.virtops.compute.plugins.module_utils.diff import DifferenceTracker
 from ansible_collections.virtops.compute.plugins.module_utils.guest import Guest
 from ansible_collections.virtops.compute.plugins.module_utils.model.capabilities import Capabilities, DomainCapabilities
@@ -107,6 +108,8 @@ class GuestConverger:
 
     def _check_host(self):
         params = self.params
+        if params.get('config_drive') and is_local_uri(params.get('uri')) and not os.path.exists(params['config_drive']):
+            raise VirtopsError("%s: config_drive '%s' does not exist." % (self.where(), params['config_drive']))
         caps = self._capabilities()
         if params.get('virt_type') and params['virt_type'] not in caps.domain_types('x86_64'):
             raise VirtopsError("%s: virt_type %s is not offered by this host (it offers %s)."

@@ -26,7 +26,9 @@ GUEST_AGENT_CHANNEL = 'org.qemu.guest_agent.0'
 
 # Options that describe the definition; ``state`` and the like are not part of it.
 SPEC_KEYS = ('virt_type', 'vcpus', 'max_vcpus', 'memory_mb', 'max_memory_mb', 'machine', 'kernel', 'initrd', 'cmdline', 'firmware', 'secure_boot',
-             'guest_agent', 'graphics', 'serial_console', 'disk_qos')
+             'guest_agent', 'graphics', 'serial_console', 'disk_qos', 'config_drive')
+# Where a config drive sits: an ISO as a CD-ROM (IDE on i440fx, SATA on q35), anything else as a virtio disk.
+CONFIG_DRIVE_TARGETS = {'ide': 'hdd', 'sata': 'sdz', 'virtio': 'vdz'}
 
 
 def validate(name, params):
@@ -107,6 +109,41 @@ def _serial_console_of(domain):
     return None
 
 
+def is_iso(path):
+    """An ISO 9660 image has 'CD001' at 0x8001; a file the module cannot read is judged by its name."""
+    try:
+        with open(path, 'rb') as handle:
+            handle.seek(0x8001)
+            return handle.read(5) == b'CD001'
+    except (IOError, OSError):
+        return path.lower().endswith('.iso')
+
+
+def find_config_drive(domain):
+    for disk in domain.disks:
+        if disk.target_dev in CONFIG_DRIVE_TARGETS.values() and disk.readonly:
+            return disk
+    return None
+
+
+def _config_drive_disk(path, machine):
+    disk = Disk()
+    disk.type = 'file'
+    disk.driver_name = 'qemu'
+    disk.driver_type = 'raw'
+    disk.source_file = path
+    if is_iso(path):
+        disk.device = 'cdrom'
+        bus = 'sata' if 'q35' in (machine or '') else 'ide'
+    else:
+        disk.device = 'disk'
+        bus = 'virtio'
+    disk.target_dev = CONFIG_DRIVE_TARGETS[bus]
+    disk.target_bus = bus
+    disk.readonly = True
+    return disk
+
+
 def spec_of(domain, machine_aliases=None):
     """The guest module's options as they stand in an existing definition."""
     root = domain.find_disk(ROOT_TARGET)
@@ -131,6 +168,8 @@ def spec_of(domain, machine_aliases=None):
         graphics=graphics,
         serial_console=_serial_console_of(domain),
         disk_qos=dict((key, value) for key, value in (root.iotune if root is not None else {}).items() if value),
+        # '' when there is none, which is what an empty config_drive option asks for
+        config_drive=(find_config_drive(domain).source_file if find_config_drive(domain) is not None else ''),
     )
 
 
@@ -178,6 +217,8 @@ def build_domain(name, params, root_disk=None, serial_log=None, uuid=None, metad
         disk.target_bus = 'virtio'
         disk.iotune = params.get('disk_qos') or None
         dom.add_device(disk)
+    if params.get('config_drive'):
+        dom.add_device(_config_drive_disk(params['config_drive'], params.get('machine')))
     for nic in params.get('nics') or []:
         dom.add_device(guest_nics.build_interface(guest_nics.normal_nic(nic)))
     _add_consoles(dom, params, serial_log)
@@ -277,6 +318,12 @@ def apply_spec(domain, changes, params):
             for device in list(domain.serials) + list(domain.consoles):
                 domain.remove_device(device)
             _add_consoles(domain, params, log)
+        elif key == 'config_drive':
+            current = find_config_drive(domain)
+            if current is not None:
+                domain.remove_device(current)
+            if params['config_drive']:
+                domain.add_device(_config_drive_disk(params['config_drive'], domain.os_machine))
         elif key == 'disk_qos':
             root = domain.find_disk(ROOT_TARGET)
             if root is None:

@@ -106,6 +106,12 @@ options:
   guest_agent:
     description: Add the qemu-guest-agent channel; none for a new guest when omitted.
     type: bool
+  config_drive:
+    description:
+      - A config drive image on the host (see M(virtops.compute.config_drive)), attached read-only; an ISO 9660
+        image as a CD-ROM, anything else (vfat) as a virtio disk. An empty string removes it.
+      - Changing it on a running guest needs a restart.
+    type: path
   disk_qos:
     description:
       - I/O limits of the root disk; a change on a running guest is applied live. Omitted keys mean no limit.

@@ -43,14 +43,29 @@ for port in /sys/class/virtio-ports/*; do
   fi
 done
 
-for dev in /dev/sr0 /dev/sr1 /dev/vd? /dev/sd?; do
-  [ -b "$dev" ] || continue
-  label=$(blkid "$dev" 2>/dev/null | sed -n 's/.*LABEL="\([^"]*\)".*/\1/p')
-  case "$label" in
-    config-2|CONFIG-2)
-      mount -o ro "$dev" /mnt/config 2>/dev/null && say "config drive $dev mounted at /mnt/config" ;;
-  esac
-done
+# The volume label, read where ISO 9660 (primary volume descriptor) and FAT12/16 or FAT32 (boot
+# sector) keep it; busybox here has no blkid.
+labels_of() {
+  for offset in 32808 43 71; do
+    dd if="$1" bs=1 skip=$offset count=11 2>/dev/null | tr -d ' \000'
+    echo
+  done
+}
+
+# A CD-ROM shows up a few seconds after its driver loads (the ATA scan runs on its own): look for
+# the config drive in the background for a while instead of holding the boot up.
+(
+  tries=0
+  while [ $tries -lt 50 ]; do
+    for dev in /dev/sr0 /dev/sr1 /dev/vd? /dev/sd?; do
+      [ -b "$dev" ] || continue
+      if labels_of "$dev" | grep -qix 'config-2'; then
+        mount -o ro "$dev" /mnt/config 2>/dev/null && say "config drive $dev mounted at /mnt/config" && exit 0
+      fi
+    done
+    sleep 0.2; tries=$((tries + 1))
+  done
+) &
 
 if [ -e /sys/class/net/eth0 ]; then
   ip link set eth0 up
