@@ -38,14 +38,14 @@ def test_config_drive_is_attached_read_only_and_removable(libvirt_conn, tiny_ima
         wait_for_log(result['guest']['consoles']['serial_log'], 'config drive /dev/sr0 mounted', timeout=120)
         assert 'from the config drive' in serial_shell(SERIAL_PORT, 'cat /mnt/config/hello.txt')
         assert not run_module('guest', **params).changed
-        refused = run_module('guest', **dict(params, config_drive=''))
+        refused = run_module('guest', **(params | {'config_drive': ''}))
         assert refused.failed
         assert_one_sentence(refused.msg, NAME, 'config_drive', 'allow_restart')
-        removed = run_module('guest', **dict(params, config_drive='', allow_restart=True))
+        removed = run_module('guest', **(params | {'config_drive': '', 'allow_restart': True}))
         assert not removed.failed and removed.changed, removed.msg
         assert drive not in libvirt_conn.lookupByName(NAME).XMLDesc(0)
-        assert not run_module('guest', **dict(params, config_drive='')).changed
-        missing = run_module('guest', **dict(params, config_drive='/nonexistent/drive.iso', allow_restart=True))
+        assert not run_module('guest', **(params | {'config_drive': ''})).changed
+        missing = run_module('guest', **(params | {'config_drive': '/nonexistent/drive.iso', 'allow_restart': True}))
         assert missing.failed
         assert_one_sentence(missing.msg, NAME, '/nonexistent/drive.iso')
     finally:

@@ -1,0 +1,225 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, virtops.compute contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A guest's root disk saved as a standalone image that ``guest`` can boot from.
+
+Live: QEMU mirrors the whole disk (its backing chain flattened) into a new file while the
+guest keeps running; once the mirror has caught up it is cancelled, which leaves the new
+file a consistent copy of the disk as of that instant. The guest is never paused; with
+``quiesce`` its filesystems are frozen through the guest agent for the instant of the cut.
+
+Cold: the guest is off (or is saved with managed save on request, and restored after), and
+the disk chain is converted into one image, through libvirt's storage API when the
+destination directory is a pool, else with qemu-img on the host.
+
+Either way the image is written under a temporary name next to ``dest`` and renamed
+into place only when complete, so a failure never leaves a half image at ``dest``.
+"""
+
+from __future__ import (absolute_import, division, print_function)
+__metaclass__ = type
+
+import os
+import subprocess
+import time
+
+from ansible_collections.virtops.compute.plugins.module_utils import states
+from ansible_collections.virtops.compute.plugins.module_utils.connection import VirtopsError, is_local_uri, libvirt
+from ansible_collections.virtops.compute.plugins.module_utils.live_devices import libvirt_reason
+from ansible_collections.virtops.compute.plugins.module_utils.model.devices import Disk
+from ansible_collections.virtops.compute.plugins.module_utils.model.domain import Domain
+from ansible_collections.virtops.compute.plugins.module_utils.model.storage import StoragePool
+
+MIB = 1024 ** 2
+TEMP_SUFFIX = '.virtops-partial'
+
+
+class Snapshotter:
+
+    def __init__(self, vm):
+        self.vm = vm
+        self.conn = vm.conn
+        self.params = vm.params
+        self.where = "guest '%s'" % self.params['guest']
+        self.notes = []
+
+    # ---------------------------------------------------------------- entry point
+
+    def run(self):
+        params = self.params
+        dest = params['dest']
+        if not os.path.isabs(dest):
+            raise VirtopsError('%s: dest must be an absolute path, got %s.' % (self.where, dest))
+        dom = self._guest()
+        local = is_local_uri(params.get('uri'))
+        if local and not os.path.isdir(os.path.dirname(dest)):
+            raise VirtopsError("%s: the directory of dest '%s' does not exist." % (self.where, dest))
+        disk = self._disk(dom)
+        power = states.describe(dom.state()[0], managed_save=bool(dom.hasManagedSaveImage(0)))['state']
+        mode = params['mode']
+        if mode == 'auto':
+            mode = 'live' if power in ('running', 'paused') else 'cold'
+        if mode == 'live' and power not in ('running', 'paused'):
+            raise VirtopsError('%s is %s; a live snapshot needs it running (mode cold or auto copies a stopped guest).'
+                               % (self.where, power))
+        if params['quiesce'] and mode == 'live' and not any(c.is_guest_agent for c in Domain.from_xml(dom.XMLDesc(0)).channels):
+            raise VirtopsError('%s: quiesce needs the guest agent channel (guest_agent: true).' % self.where)
+        exists = os.path.exists(dest) if local else self._volume_at(dest) is not None
+        if exists and not params['force']:
+            return dict(changed=False, snapshot=self._facts(dest, mode, None), actions=['dest exists; left as it is'])
+        if self.vm.check_mode:
+            return dict(changed=True, snapshot=dict(dest=dest, mode=mode, format=params['format']))
+        started = time.monotonic()
+        paused, frozen = (self._live(dom, disk, dest) if mode == 'live' else self._cold(dom, disk, dest, power, local))
+        facts = self._facts(dest, mode, time.monotonic() - started)
+        facts.update(guest_paused_seconds=round(paused, 3), frozen_seconds=round(frozen, 3))
+        self.notes.append('saved %s as %s (%s, %d MiB) in %.1f s; the guest was paused %.2f s'
+                          % (disk.target_dev, dest, mode, facts['size_bytes'] // MIB, facts['duration_seconds'], paused))
+        return dict(changed=True, snapshot=facts, actions=self.notes)
+
+    # ---------------------------------------------------------------- lookups
+
+    def _guest(self):
+        try:
+            return self.conn.lookupByName(self.params['guest'])
+        except libvirt.libvirtError as err:
+            if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+                raise VirtopsError("guest '%s' does not exist." % self.params['guest']) from None
+            raise
+
+    def _disk(self, dom):
+        disk = Domain.from_xml(dom.XMLDesc(0)).find_disk(self.params['disk'])
+        if disk is None or not disk.source_path:
+            raise VirtopsError('%s has no file or block disk %s to save.' % (self.where, self.params['disk']))
+        return disk
+
+    def _volume_at(self, path):
+        try:
+            return self.conn.storageVolLookupByPath(path)
+        except libvirt.libvirtError:
+            return None
+
+    def _facts(self, dest, mode, duration):
+        size = None
+        vol = self._volume_at(dest)
+        if vol is not None:
+            size = vol.info()[2]
+        elif os.path.exists(dest):
+            size = os.stat(dest).st_blocks * 512
+        facts = dict(dest=dest, mode=mode, format=self.params['format'], size_bytes=size)
+        if duration is not None:
+            facts['duration_seconds'] = round(duration, 2)
+        return facts
+
+    # ---------------------------------------------------------------- live
+
+    def _live(self, dom, disk, dest):
+        partial = dest + TEMP_SUFFIX
+        _remove(partial)
+        copy = Disk()
+        copy.type = 'file'
+        copy.source_file = partial
+        copy.driver_type = self.params['format']
+        flags = libvirt.VIR_DOMAIN_BLOCK_COPY_TRANSIENT_JOB
+        try:
+            dom.blockCopy(disk.target_dev, copy.to_xml(), {}, flags)
+        except libvirt.libvirtError as err:
+            _remove(partial)
+            raise VirtopsError('%s: the live copy of %s did not start: %s.' % (self.where, disk.target_dev, libvirt_reason(err))) from None
+        frozen = 0.0
+        try:
+            self._wait_ready(dom, disk.target_dev)
+            thawed_at = None
+            if self.params['quiesce']:
+                dom.fsFreeze(None, 0)
+            cut = time.monotonic()
+            try:
+                # cancelling a mirror that has caught up leaves its target a consistent copy as of now
+                dom.blockJobAbort(disk.target_dev, 0)
+            finally:
+                if self.params['quiesce']:
+                    dom.fsThaw(None, 0)
+                    thawed_at = time.monotonic()
+            frozen = (thawed_at - cut) if thawed_at else 0.0
+        except BaseException:
+            try:
+                dom.blockJobAbort(disk.target_dev, 0)
+            except libvirt.libvirtError:
+                pass
+            _remove(partial)
+            raise
+        os.rename(partial, dest)
+        return 0.0, frozen
+
+    def _wait_ready(self, dom, target):
+        deadline = time.monotonic() + self.params['timeout']
+        reported = -1
+        while time.monotonic() < deadline:
+            job = dom.blockJobInfo(target, 0)
+            if not job:
+                raise VirtopsError('%s: the live copy of %s stopped before it finished.' % (self.where, target))
+            done = int(100 * job['cur'] / job['end']) if job.get('end') else 0
+            if done // 10 != reported // 10:
+                self.vm.log('%s: snapshot copy %d%% (%d of %d MiB)' % (self.where, done, job['cur'] // MIB, job['end'] // MIB))
+                reported = done
+            mirror = Domain.from_xml(dom.XMLDesc(0)).find_disk(target)
+            if mirror is not None and mirror.get_attr('mirror', 'ready') == 'yes':
+                return
+            time.sleep(0.2)
+        raise VirtopsError('%s: the live copy of %s did not catch up within timeout (%d s); it was cancelled.'
+                           % (self.where, target, self.params['timeout']))
+
+    # ---------------------------------------------------------------- cold
+
+    def _cold(self, dom, disk, dest, power, local):
+        saved = False
+        started_paused = power == 'paused'
+        if power in ('running', 'paused'):
+            before = time.monotonic()
+            dom.managedSave(0)
+            saved = True
+            self.notes.append('saved the guest with managed save')
+        try:
+            self._convert(disk.source_path, dest, local)
+        finally:
+            if saved:
+                dom.createWithFlags(libvirt.VIR_DOMAIN_START_PAUSED if started_paused else 0)
+                self.notes.append('restored the guest %s' % power)
+        return (time.monotonic() - before if saved else 0.0), 0.0
+
+    def _convert(self, source, dest, local):
+        pool = self._pool_for(os.path.dirname(dest))
+        source_vol = self._volume_at(source)
+        if pool is not None and source_vol is not None:
+            name = os.path.basename(dest)
+            xml = ("<volume><name>%s</name><capacity>%d</capacity><target><format type='%s'/></target></volume>"
+                   % (name, source_vol.info()[1], self.params['format']))
+            try:
+                pool.createXMLFrom(xml, source_vol, 0)
+            except libvirt.libvirtError as err:
+                raise VirtopsError('%s: copying the disk to %s failed: %s.' % (self.where, dest, libvirt_reason(err))) from None
+            return
+        if not local:
+            raise VirtopsError('%s: against a remote uri, dest must lie in a storage pool directory of the host.' % self.where)
+        partial = dest + TEMP_SUFFIX
+        proc = subprocess.run(['qemu-img', 'convert', '-O', self.params['format'], source, partial],
+                              capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            _remove(partial)
+            reason = ' '.join(proc.stderr.split()).rstrip('.')
+            raise VirtopsError('%s: copying the disk to %s failed: %s.' % (self.where, dest, reason))
+        os.rename(partial, dest)
+
+    def _pool_for(self, directory):
+        for pool in self.conn.listAllStoragePools(libvirt.VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE):
+            if StoragePool.from_xml(pool.XMLDesc(0)).target_path == directory:
+                pool.refresh(0)
+                return pool
+        return None
+
+
+def _remove(path):
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
