@@ -85,10 +85,15 @@ def volume_capacity(vol):
     return vol.info()[1]
 
 
-def create_root_overlay(pool, guest, image, image_format, size_bytes):
-    """A qcow2 volume of ``size_bytes`` whose backing file is ``image``; returns its path."""
+def rescue_volume_name(guest):
+    return '%s-rescue.qcow2' % guest
+
+
+def create_root_overlay(pool, guest, image, image_format, size_bytes, name=None):
+    """A qcow2 volume of ``size_bytes`` whose backing file is ``image`` (named after the guest's root disk
+    unless ``name`` says otherwise); returns its path."""
     model = StorageVolume()
-    model.name = root_volume_name(guest)
+    model.name = name or root_volume_name(guest)
     model.capacity_bytes = size_bytes
     model.target_format = 'qcow2'
     model.backing_path = image
