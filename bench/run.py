@@ -16,7 +16,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.dirname(HERE)
 sys.path[:0] = [REPO_ROOT, os.path.join(REPO_ROOT, 'tests'), os.path.join(REPO_ROOT, '.build', 'collections')]
 
-from bench import comparison, storage, workloads  # noqa: E402
+from bench import comparison, config_drive, storage, workloads  # noqa: E402
 from lab import daemons  # noqa: E402
 
 RESULTS = os.path.join(HERE, 'results')
@@ -139,6 +139,7 @@ def main():
     if os.environ.get('BENCH_STORAGE', '1') == '1':
         log('storage: attach/detach and swap on a running tiny guest ...')
         rows += storage.run(URI, tiny, repeats, log)
+    rows += config_drive.run(log)
     about = machine()
     os.makedirs(RESULTS, exist_ok=True)
     with open(os.path.join(RESULTS, 'latest.json'), 'w') as handle:

@@ -1,4 +1,5 @@
-"""Storage workloads: attach + detach round trip, and a live swap of a 1 GiB volume.
+"""Storage workloads: attach + detach round trip, a live swap of a 1 GiB volume, live and cold
+snapshots of a root disk with 1 GiB of data.
 
 community.libvirt has no module that attaches a disk to a running guest, so these rows
 compare with the floor only: the same libvirt calls from one Python process (attach,
@@ -32,6 +33,23 @@ def _volume(conn, name, mib, fill=False):
     return vol
 
 
+BASE_1G = '/var/cache/virtops-lab/bench/base-1g-used.qcow2'
+SNAPSHOT = '/var/lib/virtops-lab/shared/bench-snapshot.qcow2'
+
+
+def _base_with_data(log):
+    """A qcow2 base image holding 1 GiB of random data (made once)."""
+    if os.path.exists(BASE_1G):
+        return BASE_1G
+    log('making %s (1 GiB of random data) for the snapshot rows' % BASE_1G)
+    raw = BASE_1G + '.raw'
+    subprocess.run(['dd', 'if=/dev/urandom', 'of=' + raw, 'bs=4M', 'count=256', 'status=none'], check=True)
+    subprocess.run(['qemu-img', 'convert', '-O', 'qcow2', raw, BASE_1G + '.tmp'], check=True)
+    os.rename(BASE_1G + '.tmp', BASE_1G)
+    os.unlink(raw)
+    return BASE_1G
+
+
 def _boot(tiny, log):
     log('booting the tiny guest %s for the storage rows' % GUEST)
     tasks = """    - virtops.compute.guest:
@@ -41,7 +59,8 @@ def _boot(tiny, log):
         kernel: %s
         initrd: %s
         cmdline: %s
-""" % (GUEST, tiny.kernel, tiny.initrd, tiny.cmdline)
+        image: %s
+""" % (GUEST, tiny.kernel, tiny.initrd, tiny.cmdline, _base_with_data(log))
     workloads.playbook(tasks, {})
     time.sleep(15)      # the guest's kernel has to be up to grant unplug requests
 
@@ -87,6 +106,37 @@ def _floor_round_trip(conn, path):
     return time.monotonic() - started
 
 
+def _snapshot(mode, start):
+    if os.path.exists(SNAPSHOT):
+        os.unlink(SNAPSHOT)
+    elapsed, out = workloads.playbook("""    - virtops.compute.snapshot:
+        guest: %s
+        dest: %s
+        mode: %s
+      register: snap
+    - ansible.builtin.debug:
+        msg: "paused={{ snap.snapshot.guest_paused_seconds }}"
+""" % (GUEST, SNAPSHOT, mode), {})
+    paused = float(out.split('paused=', 1)[1].split('"', 1)[0])
+    return elapsed - start, paused
+
+
+def _snapshots(start, log):
+    live, live_paused = _snapshot('live', start)
+    started = time.monotonic()
+    subprocess.run(['qemu-img', 'convert', '-O', 'qcow2', SNAPSHOT, SNAPSHOT + '.floor'], check=True)
+    floor = time.monotonic() - started
+    os.unlink(SNAPSHOT + '.floor')
+    workloads.playbook('    - virtops.compute.guest: {name: %s, state: stopped, shutdown_timeout: 20}\n' % GUEST, {})
+    cold, _paused = _snapshot('cold', start)
+    os.unlink(SNAPSHOT)
+    log('snapshot of a disk with 1 GiB of data: live %.1f s (guest paused %.2f s), cold %.1f s, qemu-img convert %.1f s'
+        % (live, live_paused, cold, floor))
+    return [dict(workload='live snapshot, 1 GiB used: total', ours=live, theirs=None, floor=floor, unit='s'),
+            dict(workload='live snapshot, 1 GiB used: guest paused', ours=live_paused, theirs=None, floor=0.0, unit='s'),
+            dict(workload='cold snapshot, 1 GiB used, stopped guest', ours=cold, theirs=None, floor=floor, unit='s')]
+
+
 def run(uri, tiny, repeats, log):
     libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
     conn = libvirt.open(uri)
@@ -118,6 +168,7 @@ def run(uri, tiny, repeats, log):
         log('swap of a 1 GiB volume on the running guest: ours %.1f s, dd copy of the same data %.1f s' % (swap, copy))
         rows.append(dict(workload='swap a 1 GiB volume on a running guest (block copy + pivot)', ours=swap, theirs=None,
                          floor=copy, unit='s'))
+        rows += _snapshots(start, log)
     finally:
         _remove(conn)
         conn.close()

@@ -7,8 +7,28 @@ from __future__ import (absolute_import, division, print_function)
 __metaclass__ = type
 
 from ansible_collections.virtops.compute.plugins.module_utils import states
-from ansible_collections.virtops.compute.plugins.module_utils.connection import libvirt
+from ansible_collections.virtops.compute.plugins.module_utils.connection import VirtopsError, libvirt
 from ansible_collections.virtops.compute.plugins.module_utils.model.domain import Domain
+
+
+ROOT_TARGET = 'vda'
+
+
+def require_domain(conn, name, doing=None):
+    """The ``virDomain`` called ``name``, or one sentence saying it does not exist (and what could not be done)."""
+    guest = Guest.lookup(conn, name)
+    if guest is None:
+        raise VirtopsError("guest '%s' does not exist%s." % (name, ', so it cannot ' + doing if doing else ''))
+    return guest.dom
+
+
+def own_root_disk(domain):
+    """The root disk this collection made for the guest (its overlay of an image), or None."""
+    metadata = domain.get_app_metadata()
+    root = domain.find_disk(ROOT_TARGET)
+    if metadata.get('managed_by') != 'virtops.compute' or root is None or root.source_file != metadata.get('root_volume'):
+        return None
+    return root
 
 
 class Guest:

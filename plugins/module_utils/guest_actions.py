@@ -14,6 +14,9 @@ import time
 
 from ansible_collections.virtops.compute.plugins.module_utils.connection import VirtopsError, describe_libvirt_error, libvirt
 from ansible_collections.virtops.compute.plugins.module_utils.guest import Guest
+from ansible_collections.virtops.compute.plugins.module_utils.guest_lifecycle import GuestConverger
+from ansible_collections.virtops.compute.plugins.module_utils.guest_move import move as move_guest
+from ansible_collections.virtops.compute.plugins.module_utils.guest_rebuild import rebuild as rebuild_guest
 
 
 def _running_guest(conn, name, action):
@@ -103,4 +106,15 @@ def set_password(vm):
     return dict(changed=True, user=params['user'])
 
 
-ACTIONS = dict(reboot=reboot, trigger_crash_dump=trigger_crash_dump, set_password=set_password)
+def rebuild(vm):
+    vm.params.setdefault('shutdown_timeout', vm.params.get('reboot_timeout') or 120)
+    return rebuild_guest(vm, GuestConverger(vm).stop)
+
+
+def resize(vm):
+    vm.params.setdefault('shutdown_timeout', vm.params.get('reboot_timeout') or 120)
+    return move_guest(vm, GuestConverger(vm).stop)
+
+
+ACTIONS = dict(reboot=reboot, trigger_crash_dump=trigger_crash_dump, set_password=set_password, rebuild=rebuild,
+               resize=resize)

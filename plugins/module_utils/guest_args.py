@@ -9,7 +9,7 @@ __metaclass__ = type
 GUEST_OPTIONS = dict(
     name=dict(type='str', required=True),
     uuid=dict(type='str'),
-    state=dict(type='str', default='running', choices=['running', 'stopped', 'paused', 'suspended', 'absent']),
+    state=dict(type='str', default='running', choices=['running', 'stopped', 'paused', 'suspended', 'rescued', 'absent']),
     virt_type=dict(type='str', choices=['kvm', 'qemu']),
     vcpus=dict(type='int'),
     max_vcpus=dict(type='int'),
@@ -17,7 +17,9 @@ GUEST_OPTIONS = dict(
     max_memory_mb=dict(type='int'),
     machine=dict(type='str'),
     image=dict(type='path'),
+    rescue_image=dict(type='path'),
     root_size_gb=dict(type='int'),
+    auto_disk_config=dict(type='bool', default=False),
     kernel=dict(type='path'),
     initrd=dict(type='path'),
     cmdline=dict(type='str'),

@@ -16,7 +16,7 @@ __metaclass__ = type
 import os
 import time
 
-from ansible_collections.virtops.compute.plugins.module_utils import guest_nics, guest_spec, instance_storage, states
+from ansible_collections.virtops.compute.plugins.module_utils import guest_nics, guest_rescue, guest_spec, instance_storage, states
 from ansible_collections.virtops.compute.plugins.module_utils.connection import VirtopsError, describe_libvirt_error, is_local_uri, libvirt
 from ansible_collections.virtops.compute.plugins.module_utils.diff import DifferenceTracker
 from ansible_collections.virtops.compute.plugins.module_utils.guest import Guest
@@ -76,12 +76,19 @@ class GuestConverger:
                                % (self.where(), dom.UUIDString(), params['uuid']))
         if params['state'] == 'absent':
             return self._result(self._remove(dom))
+        rescue = params['state'] == 'rescued'
         if dom is None:
             dom = self._create()
         else:
-            self._reconcile(dom)
+            if not rescue:
+                guest_rescue.unrescue(self, dom)
+            if not guest_rescue.is_rescued(guest_rescue.definition(dom)):
+                self._reconcile(dom)
         if dom is not None:
-            self._set_power(dom, params['state'])
+            if rescue and not guest_rescue.rescue(self, dom):
+                self._set_power(dom, 'running')
+            elif not rescue:
+                self._set_power(dom, params['state'])
         return self._result(dom)
 
     def _result(self, dom):
@@ -152,6 +159,12 @@ class GuestConverger:
             if self.check:
                 return None
             root = (instance_storage.create_root_overlay(pool, self.name, params['image'], image_format, size), 'qcow2')
+            if params.get('auto_disk_config') and size > image_bytes:
+                try:
+                    self._grow_filesystem(root[0])
+                except VirtopsError:
+                    instance_storage.delete_volume(pool, instance_storage.root_volume_name(self.name))
+                    raise
         if self.check:
             return None
         serial_log = '%s/%s' % (instance_storage.pool_path(pool), instance_storage.serial_log_name(self.name))
@@ -225,7 +238,7 @@ class GuestConverger:
             self.notes.append('applied %s live' % ', '.join(changes))
             return
         if active:
-            self._stop(dom)
+            self.stop(dom)
             self.notes.append('stopped to apply %s' % ', '.join(restart_needed))
         try:
             self.conn.defineXML(current_domain.to_xml())
@@ -264,12 +277,44 @@ class GuestConverger:
             raise VirtopsError("%s: root_size_gb %d is smaller than the root disk's %d GiB; shrinking is refused."
                                % (self.where(), size_gb, -(-current // instance_storage.GIB)))
         if wanted > current:
+            if self.params.get('auto_disk_config'):
+                self._check_offline_growth(current_domain)
             self.tracker.add('root_size_gb', round(current / float(instance_storage.GIB), 2), size_gb)
             return vol, wanted
         return None
 
+    def _check_offline_growth(self, current_domain):
+        if not is_local_uri(self.params.get('uri')):
+            raise VirtopsError('%s: auto_disk_config grows the root file system with libguestfs on the host itself; '
+                               'run the module there (a local uri).' % self.where())
+        dom = _lookup(self.conn, self.name)
+        if dom is not None and dom.isActive() and not self.params['allow_restart']:
+            raise VirtopsError('%s: growing the root file system (auto_disk_config) needs the guest off; set '
+                               'allow_restart to true to allow it.' % self.where())
+
+    def _grow_filesystem(self, path):
+        """Grow the root partition and file system inside the (already larger) disk image, offline."""
+        if not is_local_uri(self.params.get('uri')):
+            raise VirtopsError('%s: auto_disk_config grows the root file system with libguestfs on the host itself; '
+                               'run the module there (a local uri).' % self.where())
+        from ansible_collections.virtops.compute.plugins.module_utils import guestfs_ops
+        grown = guestfs_ops.grow_root(path, log=self.vm.log, conn=self.conn)
+        if grown:
+            old_gib, new_gib = (size / float(instance_storage.GIB) for size in grown)
+            self.notes.append('grew the root file system from %.1f to %.1f GiB' % (old_gib, new_gib))
+
     def _grow_root(self, dom, vol, size_bytes):
         if self.check:
+            return
+        if self.params.get('auto_disk_config'):
+            was_active = dom.isActive()
+            if was_active:
+                self.stop(dom)
+            vol.resize(size_bytes, 0)
+            self._grow_filesystem(vol.path())
+            if was_active:
+                dom.create()
+            self.notes.append('grew the root disk to %d GiB offline' % (size_bytes // instance_storage.GIB))
             return
         if dom.isActive():
             dom.blockResize(guest_spec.ROOT_TARGET, size_bytes, libvirt.VIR_DOMAIN_BLOCK_RESIZE_BYTES)
@@ -298,7 +343,7 @@ class GuestConverger:
             if current == 'suspended':
                 dom.managedSaveRemove(0)
             else:
-                self._stop(dom)
+                self.stop(dom)
         elif wanted == 'suspended':
             if current == 'stopped':
                 self._start(dom, current)
@@ -319,7 +364,7 @@ class GuestConverger:
         except libvirt.libvirtError as err:
             raise VirtopsError(describe_libvirt_error(err, subject='%s: did not start' % self.where()))
 
-    def _stop(self, dom):
+    def stop(self, dom):
         """Clean shutdown, and a hard stop once shutdown_timeout has passed."""
         if dom.state()[0] == libvirt.VIR_DOMAIN_PAUSED:
             dom.resume()
@@ -368,7 +413,8 @@ class GuestConverger:
         if not pool.isActive():
             return
         pool.refresh(0)
-        for name in (instance_storage.root_volume_name(self.name), instance_storage.serial_log_name(self.name)):
+        for name in (instance_storage.root_volume_name(self.name), instance_storage.serial_log_name(self.name),
+                     instance_storage.rescue_volume_name(self.name)):
             if instance_storage.find_volume(pool, name) is not None:
                 self.tracker.add('leftover ' + name, 'present', 'absent')
                 if not self.check:
@@ -380,6 +426,7 @@ class GuestConverger:
             pool = self.conn.storagePoolLookupByName(metadata.get('storage_pool') or instance_storage.DEFAULT_POOL)
         except libvirt.libvirtError:
             return
-        for name in (instance_storage.root_volume_name(self.name), instance_storage.serial_log_name(self.name)):
+        for name in (instance_storage.root_volume_name(self.name), instance_storage.serial_log_name(self.name),
+                     instance_storage.rescue_volume_name(self.name)):
             if instance_storage.delete_volume(pool, name):
                 self.notes.append('removed %s' % name)

@@ -19,6 +19,7 @@ import time
 from ansible_collections.virtops.compute.plugins.module_utils import live_devices
 from ansible_collections.virtops.compute.plugins.module_utils.connection import VirtopsError, libvirt
 from ansible_collections.virtops.compute.plugins.module_utils.model.devices import Interface
+from ansible_collections.virtops.compute.plugins.module_utils.model.network import Network
 
 NIC_SOURCES = ('network', 'bridge', 'ovs_bridge', 'user')
 MAC_PATTERN = re.compile(r'^[0-9a-f]{2}(:[0-9a-f]{2}){5}$')
@@ -62,10 +63,13 @@ def check_networks(conn, where, nics):
     for index, nic in enumerate(nics or []):
         if nic.get('network'):
             try:
-                conn.networkLookupByName(nic['network'])
+                network = conn.networkLookupByName(nic['network'])
             except libvirt.libvirtError:
                 raise VirtopsError("%s: nics[%d].network '%s' is not defined on this host."
                                    % (where, index, nic['network'])) from None
+            if nic.get('portgroup') and Network.from_xml(network.XMLDesc(0)).find_portgroup(nic['portgroup']) is None:
+                raise VirtopsError("%s: nics[%d].portgroup '%s' is not a port group of network '%s'."
+                                   % (where, index, nic['portgroup'], nic['network']))
         if nic.get('filter'):
             try:
                 conn.nwfilterLookupByName(nic['filter'])

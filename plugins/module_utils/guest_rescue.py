@@ -17,11 +17,10 @@ from ansible_collections.virtops.compute.plugins.module_utils.connection import 
 from ansible_collections.virtops.compute.plugins.module_utils.model.devices import Disk
 from ansible_collections.virtops.compute.plugins.module_utils.model.domain import Domain
 
-_SECURE_INACTIVE = libvirt.VIR_DOMAIN_XML_INACTIVE | libvirt.VIR_DOMAIN_XML_SECURE
-
 
 def definition(dom):
-    return Domain.from_xml(dom.XMLDesc(_SECURE_INACTIVE))
+    """The persistent definition, VNC/SPICE passwords included (so that a redefinition keeps them)."""
+    return Domain.from_xml(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE | libvirt.VIR_DOMAIN_XML_SECURE))
 
 
 def is_rescued(domain):

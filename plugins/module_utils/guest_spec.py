@@ -14,13 +14,13 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.virtops.compute.plugins.module_utils import guest_nics
+from ansible_collections.virtops.compute.plugins.module_utils import guest, guest_nics
 from ansible_collections.virtops.compute.plugins.module_utils.connection import VirtopsError
 from ansible_collections.virtops.compute.plugins.module_utils.model.devices import Channel, Console, Disk, Graphics, Serial
 from ansible_collections.virtops.compute.plugins.module_utils.model.domain import Domain
 
 NAME_PATTERN = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.+-]{0,62}$')
-ROOT_TARGET = 'vda'
+ROOT_TARGET = guest.ROOT_TARGET
 QOS_KEYS = ('total_bytes_sec', 'read_bytes_sec', 'write_bytes_sec', 'total_iops_sec', 'read_iops_sec', 'write_iops_sec')
 GUEST_AGENT_CHANNEL = 'org.qemu.guest_agent.0'
 
@@ -47,6 +47,8 @@ def validate(name, params):
         raise VirtopsError('%s: root_size_gb must be at least 1, got %d.' % (where, params['root_size_gb']))
     if params.get('root_size_gb') is not None and not params.get('image'):
         raise VirtopsError('%s: root_size_gb needs an image to grow the root disk from.' % where)
+    if params.get('state') == 'rescued' and not params.get('rescue_image'):
+        raise VirtopsError('%s: state rescued needs rescue_image.' % where)
     if (params.get('initrd') or params.get('cmdline')) and not params.get('kernel'):
         raise VirtopsError('%s: initrd and cmdline need a kernel for direct boot.' % where)
     if params.get('secure_boot') and params.get('firmware') != 'uefi':

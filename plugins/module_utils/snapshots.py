@@ -25,6 +25,7 @@ import time
 
 from ansible_collections.virtops.compute.plugins.module_utils import states
 from ansible_collections.virtops.compute.plugins.module_utils.connection import VirtopsError, is_local_uri, libvirt
+from ansible_collections.virtops.compute.plugins.module_utils.guest import require_domain
 from ansible_collections.virtops.compute.plugins.module_utils.live_devices import libvirt_reason
 from ansible_collections.virtops.compute.plugins.module_utils.model.devices import Disk
 from ansible_collections.virtops.compute.plugins.module_utils.model.domain import Domain
@@ -80,12 +81,7 @@ class Snapshotter:
     # ---------------------------------------------------------------- lookups
 
     def _guest(self):
-        try:
-            return self.conn.lookupByName(self.params['guest'])
-        except libvirt.libvirtError as err:
-            if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
-                raise VirtopsError("guest '%s' does not exist." % self.params['guest']) from None
-            raise
+        return require_domain(self.conn, self.params['guest'])
 
     def _disk(self, dom):
         disk = Domain.from_xml(dom.XMLDesc(0)).find_disk(self.params['disk'])

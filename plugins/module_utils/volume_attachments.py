@@ -19,6 +19,7 @@ import time
 from ansible_collections.virtops.compute.plugins.module_utils import disk_sources, live_devices, secret_store
 from ansible_collections.virtops.compute.plugins.module_utils.connection import VirtopsError, is_local_uri, libvirt
 from ansible_collections.virtops.compute.plugins.module_utils.diff import DifferenceTracker
+from ansible_collections.virtops.compute.plugins.module_utils.guest import require_domain
 from ansible_collections.virtops.compute.plugins.module_utils.model.domain import Domain
 
 TARGET_PATTERN = re.compile(r'^(vd|sd|hd|xvd)[a-z]{1,2}$')
@@ -55,12 +56,7 @@ class AttachmentConverger:
                                % (self.where, disk_sources.kind_of(params)))
 
     def _guest(self):
-        try:
-            return self.conn.lookupByName(self.params['guest'])
-        except libvirt.libvirtError as err:
-            if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
-                raise VirtopsError("guest '%s' does not exist." % self.params['guest']) from None
-            raise
+        return require_domain(self.conn, self.params['guest'])
 
     # ---------------------------------------------------------------- entry point
 

@@ -40,11 +40,14 @@ options:
       - C(paused) stops its virtual CPUs; its memory stays.
       - C(suspended) saves its memory to disk with libvirt managed save; it then uses no RAM or CPU and a later
         C(running) resumes it where it left off. A stopped guest is started first.
+      - C(rescued) boots the guest from O(rescue_image) with its own root disk attached as the next free virtio
+        disk (C(vdb) unless taken), keeping its name, UUID, MACs and volumes; any other state from C(rescued)
+        first puts back exactly the definition it had before.
       - C(absent) turns it off and removes the definition with its managed-save image, NVRAM and snapshot metadata,
         and the root disk and console log this module made; never the base image or attached volumes. For a guest
         that is not defined, it removes a root disk or console log an interrupted run left behind in O(storage_pool).
     type: str
-    choices: [running, stopped, paused, suspended, absent]
+    choices: [running, stopped, paused, suspended, rescued, absent]
     default: running
   virt_type:
     description:
@@ -82,11 +85,24 @@ options:
     description:
       - The base image (qcow2 or raw) the root disk is a copy-on-write overlay of, as a path on the host.
     type: path
+  rescue_image:
+    description:
+      - The image (qcow2 or raw, on the host) a rescued guest boots from; its own copy-on-write overlay is made
+        for the rescue and removed on unrescue. Needed with O(state=rescued).
+    type: path
   root_size_gb:
     description:
       - The root disk's size in GiB, at least the image's size. Growing an existing guest's root disk is applied
         live; shrinking is refused.
     type: int
+  auto_disk_config:
+    description:
+      - When the root disk is made larger than O(image), or grown later, also grow the root partition and its
+        file system to fill it, offline with libguestfs before the guest boots, so the guest needs no growpart.
+      - Growing the root disk of a running guest this way needs O(allow_restart=true).
+      - Runs on the compute host itself (a local O(uri)); libguestfs takes 10-20 s per disk.
+    type: bool
+    default: false
   kernel:
     description: A kernel on the host to boot directly.
     type: path

@@ -11,8 +11,8 @@ module: guest_action
 short_description: One-shot actions on a running libvirt guest
 version_added: 0.1.0
 description:
-  - Reboots a guest, injects an NMI to make its kernel take a crash dump, or sets a user's password through the
-    qemu-guest-agent.
+  - Reboots a guest, injects an NMI to make its kernel take a crash dump, sets a user's password through the
+    qemu-guest-agent, or rebuilds the guest from another image.
   - These are actions, not states, so every run that performs one reports C(changed=true).
 author:
   - virtops.compute contributors (@virtops)
@@ -29,9 +29,17 @@ options:
       - C(set_password) sets O(user)'s password through the guest agent, which the guest must run
         (M(virtops.compute.guest) O(virtops.compute.guest#module:guest_agent=true)). Before the first boot use the
         config drive's C(admin_pass) or C(disk_inject) instead.
+      - C(rebuild) recreates the guest's root disk from O(image), keeping its name, UUID, MACs, attached volumes
+        and config drive, and brings it back in the power state it had (a suspended guest's saved memory is
+        dropped, as it belonged to the old disk). The old root disk's data is gone.
+      - C(resize) moves the guest to the host at O(dest_uri) while it is off (a cold move, for a resize that the
+        source host has no room for); its root disk is copied through libvirt's storage streams (the base image
+        must be at the same path there), it is defined there with the same UUID and MACs, started if it was
+        running, and removed from this host. Change its flavor with M(virtops.compute.guest) on the new host.
+        A guest already on O(dest_uri) and not here is no change.
     type: str
     required: true
-    choices: [reboot, trigger_crash_dump, set_password]
+    choices: [reboot, trigger_crash_dump, set_password, rebuild, resize]
   reboot_type:
     description:
       - C(soft) asks the guest to reboot (through the agent when there is one, else ACPI) and resets it when it has
@@ -49,6 +57,12 @@ options:
     default: root
   password:
     description: The new password for O(action=set_password).
+    type: str
+  image:
+    description: The base image (qcow2 or raw, on the host) for O(action=rebuild).
+    type: path
+  dest_uri:
+    description: The libvirt URI of the host O(action=resize) moves the guest to.
     type: str
 extends_documentation_fragment:
   - virtops.compute.connection
@@ -95,6 +109,27 @@ user:
   description: The account whose password was set.
   returned: when O(action=set_password)
   type: str
+image:
+  description: The image the guest was rebuilt from.
+  returned: when O(action=rebuild)
+  type: str
+previous_image:
+  description: The image its root disk came from before.
+  returned: when O(action=rebuild)
+  type: str
+dest_uri:
+  description: Where O(action=resize) moved the guest.
+  returned: when O(action=resize)
+  type: str
+power_state:
+  description: The power state the guest had, and is back in, around a rebuild or a move.
+  returned: when O(action=rebuild) or O(action=resize)
+  type: str
+actions:
+  description: What a rebuild or a move did.
+  returned: when O(action=rebuild) or O(action=resize) outside check mode
+  type: list
+  elements: str
 '''
 
 from ansible_collections.virtops.compute.plugins.module_utils.common import VirtopsModule
@@ -106,11 +141,13 @@ def main():
     module = VirtopsModule(
         argument_spec=dict(
             name=dict(type='str', required=True),
-            action=dict(type='str', required=True, choices=['reboot', 'trigger_crash_dump', 'set_password']),
+            action=dict(type='str', required=True, choices=['reboot', 'trigger_crash_dump', 'set_password', 'rebuild', 'resize']),
             reboot_type=dict(type='str', default='soft', choices=['soft', 'hard']),
             reboot_timeout=dict(type='int', default=120),
             user=dict(type='str', default='root'),
             password=dict(type='str', no_log=True),
+            image=dict(type='path'),
+            dest_uri=dict(type='str'),
         ),
         required_if=[('action', 'set_password', ('password',))],
         supports_check_mode=True,

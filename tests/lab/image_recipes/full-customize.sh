@@ -9,7 +9,7 @@ mkdir -p "$root/etc/cloud/cloud.cfg.d"
 cat > "$root/etc/cloud/cloud.cfg.d/90-virtops-lab.cfg" <<'CFG'
 datasource_list: [ConfigDrive, NoCloud, None]
 CFG
-printf 'auto lo\niface lo inet loopback\n' > "$root/etc/network/interfaces"
+printf 'auto lo\niface lo inet loopback\n\nsource /etc/network/interfaces.d/*\n' > "$root/etc/network/interfaces"
 cat > "$root/etc/systemd/system/virtops-ready.service" <<'UNIT'
 [Unit]
 Description=Tell the lab on the serial console that boot is complete

@@ -1,0 +1,372 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, virtops.compute contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import (absolute_import, division, print_function)
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: config_drive
+short_description: A config drive image (OpenStack metadata, volume label config-2) for a guest's first boot
+version_added: 0.2.0
+description:
+  - Writes a config drive image that cloud-init's ConfigDrive datasource (and cloudbase-init and other
+    OpenStack-aware guests) reads at boot, the way Nova lays it out; volume label C(config-2);
+    C(openstack/<version>/) for each dated metadata version (2012-08-10 to 2018-08-27) and C(latest), each with
+    C(meta_data.json) (uuid, name, hostname, public_keys, keys, admin_pass, meta, files, launch_index,
+    availability_zone, random_seed from 2013-04-04, devices from 2016-06-30) and C(user_data);
+    C(vendor_data.json) from 2013-10-17, C(network_data.json) from 2015-10-15, C(vendor_data2.json) from
+    2016-10-06; injected files under C(openstack/content/) (named by C(content_path) in C(meta_data.json)); and
+    C(ec2/2009-04-04/meta-data.json) and C(ec2/latest/).
+  - Both formats are written in Python on the host, without external tools; C(iso9660) with Joliet and Rock Ridge
+    through the pycdlib library, C(vfat) as a FAT16 file system with long names.
+  - Reproducible; every date in the image is one constant and entries are sorted, so the same options give the
+    same bytes and a second run reports no change. A change of any option rewrites the whole image, through a
+    temporary file in the same directory that is then renamed over O(dest), so a guest never sees half a drive.
+  - The image is a file on the compute host; the module writes it where it runs, so run it on the compute host
+    (delegate it there when the play runs elsewhere); O(uri) is not used for O(dest). With O(pool), the image goes
+    through libvirt's storage API instead (a volume upload stream), which works against a remote O(uri).
+  - Attach it with the O(virtops.compute.guest#module:config_drive) option of M(virtops.compute.guest); cloud-init
+    reads it on the guest's first boot (a new O(uuid) counts as a new first boot).
+  - To set the admin password, use O(admin_pass) for the first boot, M(virtops.compute.disk_inject) for an image
+    before it boots, and M(virtops.compute.guest_action) C(set_password) for a running guest with an agent.
+author:
+  - virtops.compute contributors (@virtops)
+options:
+  dest:
+    description:
+      - Path of the image file on the host that runs the module. Its directory must exist. Written with mode 0600.
+      - Required unless O(pool) is given.
+    type: path
+  pool:
+    description:
+      - Instead of O(dest), keep the image as the volume O(volume) of this active libvirt storage pool, uploaded
+        through a libvirt stream (so it works against a remote O(uri) too). The volume is recreated when its size
+        changes.
+    type: str
+  volume:
+    description: The volume name in O(pool); required with O(pool).
+    type: str
+  format:
+    description: C(iso9660) (read by every OpenStack-aware guest; attached as a CD-ROM) or C(vfat) (a FAT16 disk).
+    type: str
+    choices: [iso9660, vfat]
+    default: iso9660
+  uuid:
+    description:
+      - The instance UUID the guest sees (cloud-init's instance id; a new one makes cloud-init run first-boot
+        modules again). Pass the guest's libvirt UUID when known.
+      - Omitted, a UUID derived from O(name) (or O(hostname)), the same on every run.
+    type: str
+  name:
+    description: The guest's name in the metadata; O(hostname) when omitted. One of O(name), O(hostname), O(uuid) is needed.
+    type: str
+  hostname:
+    description: The host name the guest sets; O(name) when omitted.
+    type: str
+  public_keys:
+    description: SSH public keys by key name; cloud-init puts them in the default user's authorized_keys.
+    type: dict
+  admin_pass:
+    description:
+      - The admin password (C(admin_pass) in C(meta_data.json)), used by cloudbase-init and other agents that
+        read it. Never shown in results or diffs.
+    type: str
+  meta:
+    description: Free-form key/value metadata (C(meta) in C(meta_data.json)); values become strings.
+    type: dict
+  user_data:
+    description: User data (a cloud-config document, a shell script, a MIME multipart); at most 65536 bytes.
+    type: str
+  vendor_data:
+    description: Static vendor data (C(vendor_data.json), and under C(static) in C(vendor_data2.json)).
+    type: dict
+  network_data:
+    description:
+      - C(network_data.json) in OpenStack's schema; C(links) (C(id), C(type), C(ethernet_mac_address), C(mtu),
+        C(vlan_link), C(vlan_id), C(bond_links)), C(networks) (C(id), C(link) naming a link, C(type) C(ipv4),
+        C(ipv6), C(ipv4_dhcp), C(ipv6_dhcp), C(ipv6_slaac), C(ipv6_dhcpv6-stateful), C(ipv6_dhcpv6-stateless);
+        static ones with C(ip_address), C(netmask) and C(routes) of C(network), C(netmask), C(gateway)), and
+        C(services) (C(type=dns), C(address)). It is checked; an unknown link or a bad address is refused.
+      - Mutually exclusive with O(network_data_from_nics).
+    type: dict
+  network_data_from_nics:
+    description:
+      - A short way to write O(network_data), one entry per guest NIC.
+    type: list
+    elements: dict
+    suboptions:
+      mac:
+        description: The NIC's MAC address (as in the guest module's C(nics)).
+        type: str
+        required: true
+      address:
+        description: A static address with its prefix length (C(10.0.0.5/24)); DHCP when omitted.
+        type: str
+      gateway:
+        description: The default gateway through this NIC.
+        type: str
+      dns:
+        description: DNS servers.
+        type: list
+        elements: str
+      mtu:
+        description: The link MTU.
+        type: int
+  files:
+    description: Files the guest writes at first boot (C(files) in C(meta_data.json), contents under C(openstack/content/)).
+    type: list
+    elements: dict
+    suboptions:
+      path:
+        description: The absolute path in the guest.
+        type: str
+        required: true
+      content:
+        description: The file's text.
+        type: str
+        required: true
+  availability_zone:
+    description: The availability zone the guest is told.
+    type: str
+    default: nova
+  launch_index:
+    description: The launch index among guests started together.
+    type: int
+    default: 0
+  random_seed:
+    description:
+      - Base64 text given to the guest as C(random_seed) (2013-04-04 and later). A fresh seed on each run would
+        rewrite the drive every time, so generate one once and keep it. Never shown in results or diffs.
+    type: str
+  state:
+    description: C(present) writes the image, C(absent) removes it.
+    type: str
+    choices: [present, absent]
+    default: present
+extends_documentation_fragment:
+  - virtops.compute.connection
+  - virtops.compute.connection.check_mode
+requirements:
+  - pycdlib on the host that runs the module, for C(iso9660)
+notes:
+  - The image is written whole on every change; a running guest keeps reading the image it was started with.
+seealso:
+  - module: virtops.compute.guest
+  - module: virtops.compute.disk_inject
+'''
+
+EXAMPLES = r'''
+- name: A config drive for web1 with a key, a first-boot script, a static address and a file
+  virtops.compute.config_drive:
+    dest: /var/lib/libvirt/images/web1-config.iso
+    name: web1
+    hostname: web1.example.org
+    public_keys:
+      ops: "{{ lookup('file', 'ops.pub') }}"
+    user_data: |
+      #cloud-config
+      packages: [nginx]
+    network_data_from_nics:
+      - mac: "52:54:00:00:00:01"
+        address: 192.0.2.10/24
+        gateway: 192.0.2.1
+        dns: [192.0.2.1]
+    files:
+      - path: /etc/motd
+        content: "managed by virtops\n"
+
+- name: Boot web1 with it
+  virtops.compute.guest:
+    name: web1
+    image: /var/lib/libvirt/images/debian-12.qcow2
+    config_drive: /var/lib/libvirt/images/web1-config.iso
+    nics:
+      - network: default
+        mac: "52:54:00:00:00:01"
+
+- name: The same drive as vfat, in a storage pool (works with a remote uri)
+  virtops.compute.config_drive:
+    uri: qemu+ssh://root@compute1/system
+    pool: default
+    volume: web1-config.img
+    format: vfat
+    name: web1
+'''
+
+RETURN = r'''
+config_drive:
+  description: The image after the run (what it would be, in check mode); null once it is absent.
+  returned: always
+  type: dict
+  sample: {dest: /var/lib/libvirt/images/web1-config.iso, format: iso9660, size_bytes: 202752,
+           sha256: 5d1c..., uuid: 0e0e8f1a-..., name: web1, hostname: web1.example.org}
+metadata:
+  description:
+    - What the drive holds; C(meta_data) (C(openstack/latest/meta_data.json) with C(admin_pass) and
+      C(random_seed) redacted), C(network_data), C(vendor_data), C(user_data_bytes), C(files) (guest paths)
+      and C(paths) (every file on the drive).
+  returned: when state is present
+  type: dict
+changes:
+  description: What changed (C(created), C(content), C(mode), C(removed)).
+  returned: always
+  type: list
+  elements: str
+'''
+
+import os
+import stat
+
+from ansible_collections.virtops.compute.plugins.module_utils import config_drive_image as image
+from ansible_collections.virtops.compute.plugins.module_utils import config_drive_layout as layout
+from ansible_collections.virtops.compute.plugins.module_utils import config_drive_pool
+from ansible_collections.virtops.compute.plugins.module_utils.common import VirtopsModule
+from ansible_collections.virtops.compute.plugins.module_utils.connection import VirtopsError
+from ansible_collections.virtops.compute.plugins.module_utils.diff import DifferenceTracker
+
+
+def _described(data):
+    """The summary of an existing image (sha256 and format at least), None for no image."""
+    if data is None:
+        return None
+    read = image.read(data)
+    found = layout.summary_from_tree(read[0]) if read else None
+    described = dict(found or {}, sha256=image.sha256(data))
+    return described
+
+
+class _FileTarget:
+    def __init__(self, dest):
+        self.dest = dest
+        self.where = "config_drive '%s'" % dest
+
+    def check(self):
+        directory = os.path.dirname(os.path.abspath(self.dest))
+        if not os.path.isdir(directory):
+            raise VirtopsError('%s: the directory %s does not exist.' % (self.where, directory))
+        if os.path.isdir(self.dest):
+            raise VirtopsError('%s: dest is a directory.' % self.where)
+
+    def current(self):
+        return image.read_existing(self.dest)
+
+    def mode_differs(self):
+        return stat.S_IMODE(os.stat(self.dest).st_mode) != image.FILE_MODE
+
+    def write(self, data):
+        image.write_atomically(self.dest, data, self.where)
+
+    def fix_mode(self):
+        os.chmod(self.dest, image.FILE_MODE)
+
+    def remove(self):
+        os.unlink(self.dest)
+
+    def describe(self):
+        return dict(dest=self.dest)
+
+
+def _target(vm):
+    params = vm.params
+    if params['pool']:
+        if not params['volume']:
+            raise VirtopsError("config_drive in pool '%s': volume names the image's volume and is required." % params['pool'])
+        return config_drive_pool.PoolTarget(vm.conn, params['pool'], params['volume'])
+    if not params['dest']:
+        raise VirtopsError('config_drive: dest (a file on the host) or pool and volume are required.')
+    return _FileTarget(params['dest'])
+
+
+def _run(vm):
+    params = vm.params
+    target = _target(vm)
+    target.check()
+    existing = target.current()
+    tracker = DifferenceTracker()
+    if params['state'] == 'absent':
+        if existing is None:
+            return dict(changed=False, config_drive=None, changes=[])
+        tracker.add('config_drive', dict(target.describe(), sha256=image.sha256(existing)), None)
+        if not vm.check_mode:
+            target.remove()
+        result = dict(changed=True, config_drive=None, changes=['removed'])
+        if vm.diff_mode:
+            result['diff'] = tracker.diff()
+        return result
+
+    spec = layout.normalise(params, target.where)
+    files = layout.tree(spec)
+    data = image.build(files, params['format'])
+    wanted_sha = image.sha256(data)
+    changes = []
+    if existing is None:
+        changes.append('created')
+    elif image.sha256(existing) != wanted_sha:
+        changes.append('content')
+    elif target.mode_differs():
+        changes.append('mode')
+    summary = layout.summary(spec, files)
+    # every path on the drive would drown what changed in a diff; the result still lists them
+    before = _described(existing)
+    if before is not None:
+        before.pop('paths', None)
+    after = dict((key, value) for key, value in summary.items() if key != 'paths')
+    tracker.add('config_drive', before, dict(after, sha256=wanted_sha))
+    if changes and not vm.check_mode:
+        if changes == ['mode']:
+            target.fix_mode()
+        else:
+            target.write(data)
+    drive = dict(target.describe(), format=params['format'], size_bytes=len(data), sha256=wanted_sha,
+                 uuid=spec['uuid'], name=spec['name'], hostname=spec['hostname'])
+    result = dict(changed=bool(changes), config_drive=drive, metadata=summary, changes=changes)
+    if vm.diff_mode:
+        result['diff'] = tracker.diff()
+    return result
+
+
+def main():
+    module = VirtopsModule(
+        argument_spec=dict(
+            dest=dict(type='path'),
+            pool=dict(type='str'),
+            volume=dict(type='str'),
+            format=dict(type='str', default='iso9660', choices=list(image.FORMATS)),
+            uuid=dict(type='str'),
+            name=dict(type='str'),
+            hostname=dict(type='str'),
+            public_keys=dict(type='dict', no_log=False),
+            admin_pass=dict(type='str', no_log=True),
+            meta=dict(type='dict'),
+            user_data=dict(type='str'),
+            vendor_data=dict(type='dict'),
+            network_data=dict(type='dict'),
+            network_data_from_nics=dict(type='list', elements='dict', options=dict(
+                mac=dict(type='str', required=True),
+                address=dict(type='str'),
+                gateway=dict(type='str'),
+                dns=dict(type='list', elements='str'),
+                mtu=dict(type='int'),
+            )),
+            files=dict(type='list', elements='dict', options=dict(
+                path=dict(type='str', required=True),
+                content=dict(type='str', required=True),
+            )),
+            availability_zone=dict(type='str', default='nova'),
+            launch_index=dict(type='int', default=0),
+            random_seed=dict(type='str', no_log=True),
+            state=dict(type='str', default='present', choices=['present', 'absent']),
+        ),
+        # network_data against network_data_from_nics is checked in config_drive_layout, in one sentence
+        mutually_exclusive=[('dest', 'pool')],
+        required_one_of=[('dest', 'pool')],
+        required_together=[('pool', 'volume')],
+        supports_check_mode=True,
+    )
+    module.run(_run)
+
+
+if __name__ == '__main__':
+    main()
