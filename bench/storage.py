@@ -7,6 +7,7 @@ detach and wait until the guest has let go), and for the swap the time to copy 1
 on this disk with dd, which a block copy cannot beat.
 """
 import os
+import re
 import subprocess
 import time
 
@@ -117,7 +118,7 @@ def _snapshot(mode, start):
     - ansible.builtin.debug:
         msg: "paused={{ snap.snapshot.guest_paused_seconds }}"
 """ % (GUEST, SNAPSHOT, mode), {})
-    paused = float(out.split('paused=', 1)[1].split('"', 1)[0])
+    paused = float(re.search(r'paused=([0-9.]+)', out).group(1))
     return elapsed - start, paused
 
 
