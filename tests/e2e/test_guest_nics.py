@@ -1,4 +1,5 @@
 """Guest NICs: launch on a libvirt network, hot-plug and unplug on a running guest, change in place."""
+import re
 import time
 
 import pytest
@@ -28,7 +29,8 @@ def _guest_links(timeout=60, expect=None):
     deadline = time.time() + timeout
     while True:
         out = serial_shell(SERIAL_PORT, 'ls /sys/class/net')
-        links = sorted(word for word in out.split() if word.startswith('eth') and ';' not in word)
+        # only whole words: kernel messages on the same console can carry 'eth0:'
+        links = sorted(set(word for word in out.split() if re.match(r'^eth\d+$', word)))
         if expect is None or links == expect or time.time() > deadline:
             return links
         time.sleep(2)
