@@ -141,13 +141,14 @@ def main():
         rows += storage.run(URI, tiny, repeats, log)
     rows += config_drive.run(log)
     about = machine()
+    about['repeats'] = repeats
     os.makedirs(RESULTS, exist_ok=True)
     with open(os.path.join(RESULTS, 'latest.json'), 'w') as handle:
         json.dump(dict(machine=about, rows=rows), handle, indent=2)
     text = table(rows)
     with open(os.path.join(RESULTS, 'latest.md'), 'w') as handle:
-        handle.write('Run %(date)s on %(cpus)d CPUs, %(platform)s, Python %(python)s, community.libvirt %(community_libvirt)s\n\n'
-                     % about + text)
+        handle.write('Run %(date)s on %(cpus)d CPUs, %(platform)s, Python %(python)s, community.libvirt '
+                     '%(community_libvirt)s; medians of %(repeats)d runs up to 10 guests, one run above\n\n' % about + text)
     print()
     print(text)
     log('results in %s' % RESULTS)
