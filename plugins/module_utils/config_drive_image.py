@@ -166,8 +166,8 @@ def read_existing(path):
         return None
 
 
-def write_atomically(path, data, where):
-    """Write ``data`` to ``path`` through a temporary file in the same directory, mode 0600."""
+def write_atomically(path, data, where, owner=None):
+    """Write ``data`` to ``path`` through a temporary file in the same directory, mode 0600 (and ``owner``, (uid, gid))."""
     directory = os.path.dirname(os.path.abspath(path))
     handle, temporary = tempfile.mkstemp(prefix='.%s.' % os.path.basename(path), dir=directory)
     try:
@@ -176,6 +176,8 @@ def write_atomically(path, data, where):
             out.flush()
             os.fsync(out.fileno())
         os.chmod(temporary, FILE_MODE)
+        if owner is not None:
+            os.chown(temporary, owner[0], owner[1])
         os.rename(temporary, path)
     except (IOError, OSError) as err:
         try:

@@ -17,6 +17,7 @@ from ansible_collections.virtops.compute.plugins.module_utils.guest import Guest
 from ansible_collections.virtops.compute.plugins.module_utils.guest_lifecycle import GuestConverger
 from ansible_collections.virtops.compute.plugins.module_utils.guest_move import move as move_guest
 from ansible_collections.virtops.compute.plugins.module_utils.guest_rebuild import rebuild as rebuild_guest
+from ansible_collections.virtops.compute.plugins.module_utils import migration_control
 
 
 def _running_guest(conn, name, action):
@@ -117,4 +118,5 @@ def resize(vm):
 
 
 ACTIONS = dict(reboot=reboot, trigger_crash_dump=trigger_crash_dump, set_password=set_password, rebuild=rebuild,
-               resize=resize)
+               resize=resize, migration_abort=migration_control.abort,
+               migration_force_complete=migration_control.force_complete)

@@ -40,6 +40,18 @@ def _lookup(conn, name):
         raise
 
 
+def _cause(err, where):
+    """The reason inside an error, without the guest's name or the closing full stop, to quote in another sentence."""
+    if isinstance(err, libvirt.libvirtError):
+        text = describe_libvirt_error(err)
+    else:
+        text = str(err)
+        for prefix in (where + ': ', 'did not start: '):
+            if text.startswith(prefix):
+                text = text[len(prefix):]
+    return text.rstrip().rstrip('.')
+
+
 def _power(dom):
     """The guest's state in the module's own words (running, paused, stopped, suspended)."""
     described = states.describe(dom.state()[0], managed_save=bool(dom.hasManagedSaveImage(0)))
@@ -57,6 +69,9 @@ class GuestConverger:
         self.check = vm.check_mode
         self.tracker = DifferenceTracker(secret_keys=('password',))
         self.notes = []
+        # set once the definition is rewritten through a restart: what a failure afterwards restores
+        self._restore = None
+        self._pending_growth = None
         # host facts that do not change during a run; the guests module shares one dict among its guests
         self.host_cache = getattr(vm, 'host_cache', None)
         if self.host_cache is None:
@@ -85,10 +100,17 @@ class GuestConverger:
             if not guest_rescue.is_rescued(guest_rescue.definition(dom)):
                 self._reconcile(dom)
         if dom is not None:
-            if rescue and not guest_rescue.rescue(self, dom):
-                self._set_power(dom, 'running')
-            elif not rescue:
-                self._set_power(dom, params['state'])
+            try:
+                if rescue and not guest_rescue.rescue(self, dom):
+                    self._set_power(dom, 'running')
+                elif not rescue:
+                    self._set_power(dom, params['state'])
+            except (VirtopsError, libvirt.libvirtError) as err:
+                if self._restore is None:
+                    raise
+                self._roll_back(dom, 'starting it with the new %s failed' % ', '.join(self._restore['changes']), err)
+            if self._pending_growth:
+                self._grow_root(dom, *self._pending_growth)
         return self._result(dom)
 
     def _result(self, dom):
@@ -207,10 +229,18 @@ class GuestConverger:
         if changes:
             self._check_host()
             self._apply(dom, current_domain, changes, guest_spec.live_flavor_changes(current, wanted))
-        if grow:
+        if grow and self._restore is not None:
+            # grown only once the new definition has started: a grown disk cannot be given back if the start fails
+            self._pending_growth = grow
+        elif grow:
             self._grow_root(dom, *grow)
         if nic_steps and not self.check:
-            guest_nics.NicChanger(dom, self.where(), self.notes).apply(nic_steps)
+            try:
+                guest_nics.NicChanger(dom, self.where(), self.notes).apply(nic_steps)
+            except (VirtopsError, libvirt.libvirtError) as err:
+                if self._restore is None:
+                    raise
+                self._roll_back(dom, 'changing its nics failed', err)
 
     def _nic_plan(self, current_domain):
         """The NIC changes to make (None when nics is not managed or nothing differs)."""
@@ -231,22 +261,39 @@ class GuestConverger:
                                % (self.where(), ', '.join(restart_needed)))
         if self.check:
             return
+        previous_xml = dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE | libvirt.VIR_DOMAIN_XML_SECURE)
         guest_spec.apply_spec(current_domain, changes, self.params)
         if active and not restart_needed:
             self._apply_live(dom, changes)
             self.conn.defineXML(current_domain.to_xml())
             self.notes.append('applied %s live' % ', '.join(changes))
             return
+        self._restore = dict(xml=previous_xml, power=_power(dom), changes=changes)
         if active:
             self.stop(dom)
             self.notes.append('stopped to apply %s' % ', '.join(restart_needed))
         try:
             self.conn.defineXML(current_domain.to_xml())
         except libvirt.libvirtError as err:
-            if active:
-                dom.create()
-            raise VirtopsError(describe_libvirt_error(err, subject='%s: libvirt refused the change' % self.where()))
+            self._roll_back(dom, 'libvirt refused the new %s' % ', '.join(changes), err)
         self.notes.append('redefined with new %s' % ', '.join(changes))
+
+    def _roll_back(self, dom, what, err):
+        """Put the definition and power state from before the change back, then fail saying so."""
+        restore, self._restore = self._restore, None
+        self._pending_growth = None
+        cause = _cause(err, self.where())
+        try:
+            if dom.isActive():
+                dom.destroy()
+            self.conn.defineXML(restore['xml'])
+            if restore['power'] in ('running', 'paused'):
+                dom.createWithFlags(libvirt.VIR_DOMAIN_START_PAUSED if restore['power'] == 'paused' else 0)
+        except libvirt.libvirtError as again:
+            raise VirtopsError('%s: %s (%s), and restoring it failed too (%s); it is now %s.'
+                               % (self.where(), what, cause, _cause(again, self.where()), _power(dom)))
+        back = 'it is %s again' % restore['power'] if restore['power'] in ('running', 'paused') else 'it stays stopped'
+        raise VirtopsError('%s: %s (%s), so its previous definition was restored and %s.' % (self.where(), what, cause, back))
 
     def _apply_live(self, dom, changes):
         live = libvirt.VIR_DOMAIN_AFFECT_LIVE

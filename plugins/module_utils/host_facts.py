@@ -18,7 +18,7 @@ import socket
 import struct
 import time
 
-from ansible_collections.virtops.compute.plugins.module_utils.connection import is_local_uri
+from ansible_collections.virtops.compute.plugins.module_utils.connection import is_local_uri, libvirt
 from ansible_collections.virtops.compute.plugins.module_utils.model.capabilities import Capabilities
 from ansible_collections.virtops.compute.plugins.module_utils import virt_probe
 
@@ -118,13 +118,20 @@ def read_service_state(path=HOST_STATE_FILE):
             data = json.load(handle)
     except (OSError, ValueError):
         return 'enabled', None
-    return data.get('service_state', 'enabled'), data.get('reason')
+    if not isinstance(data, dict):
+        return 'enabled', None
+    return data.get('service_state') or 'enabled', data.get('maintenance_reason', data.get('reason'))
 
 
 def _guest_counts(conn):
     domains = conn.listAllDomains(0)
     running = sum(1 for dom in domains if dom.isActive())
     return dict(total=len(domains), running=running)
+
+
+def _vcpus_used(conn):
+    """vCPUs of the active guests: what placement counts against the host's CPUs."""
+    return sum(dom.info()[3] for dom in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE))
 
 
 def gather(vm, probe=True, probe_timeout=10):
@@ -173,6 +180,7 @@ def gather(vm, probe=True, probe_timeout=10):
             model=caps.host_cpu_model or arch,
             vendor=caps.host_cpu_vendor,
             count=cpu_count,
+            vcpus_used=_vcpus_used(conn),
             mhz=mhz,
             topology=dict(sockets=sockets, cores=cores, threads=threads, numa_nodes=numa_nodes),
         ),

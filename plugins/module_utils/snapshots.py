@@ -125,18 +125,18 @@ class Snapshotter:
         frozen = 0.0
         try:
             self._wait_ready(dom, disk.target_dev)
-            thawed_at = None
+            # writers in the guest block from early in the freeze call (it flushes the journal), so the
+            # frozen time counts from before that call, not from its return
+            freeze_started = time.monotonic()
             if self.params['quiesce']:
-                dom.fsFreeze(None, 0)
-            cut = time.monotonic()
+                self._freeze(dom)
             try:
                 # cancelling a mirror that has caught up leaves its target a consistent copy as of now
                 dom.blockJobAbort(disk.target_dev, 0)
             finally:
                 if self.params['quiesce']:
-                    dom.fsThaw(None, 0)
-                    thawed_at = time.monotonic()
-            frozen = (thawed_at - cut) if thawed_at else 0.0
+                    self._thaw(dom)
+                    frozen = time.monotonic() - freeze_started
         except BaseException:
             try:
                 dom.blockJobAbort(disk.target_dev, 0)
@@ -146,6 +146,30 @@ class Snapshotter:
             raise
         os.rename(partial, dest)
         return 0.0, frozen
+
+    def _freeze(self, dom):
+        try:
+            dom.fsFreeze(None, 0)
+        except libvirt.libvirtError as err:
+            # a freeze that timed out may still have frozen some filesystems: never leave them so
+            try:
+                dom.fsThaw(None, 0)
+            except libvirt.libvirtError:
+                pass
+            raise VirtopsError('%s: freezing its filesystems through the guest agent failed: %s.'
+                               % (self.where, libvirt_reason(err))) from None
+
+    def _thaw(self, dom):
+        last = None
+        for _attempt in range(3):
+            try:
+                dom.fsThaw(None, 0)
+                return
+            except libvirt.libvirtError as err:
+                last = err
+                time.sleep(1)
+        raise VirtopsError('%s: thawing its filesystems through the guest agent failed (%s), so they may still be '
+                           'frozen; run guest-fsfreeze-thaw in the guest.' % (self.where, libvirt_reason(last)))
 
     def _wait_ready(self, dom, target):
         deadline = time.monotonic() + self.params['timeout']

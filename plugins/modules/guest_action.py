@@ -32,14 +32,26 @@ options:
       - C(rebuild) recreates the guest's root disk from O(image), keeping its name, UUID, MACs, attached volumes
         and config drive, and brings it back in the power state it had (a suspended guest's saved memory is
         dropped, as it belonged to the old disk). The old root disk's data is gone.
+      - A rebuild regenerates the guest's config drive (made by M(virtops.compute.config_drive)) while the guest is
+        off, as Nova does, so that cloud-init on the new root disk sees fresh instance data; uuid, name, hostname,
+        public keys, network and vendor data are kept, the random seed is new, and O(user_data), O(admin_pass),
+        O(files) and O(meta) replace the old ones when given. The file is replaced whole (a temporary file renamed
+        over it, mode 0600, same owner). A config drive not made by virtops.compute is refused before anything
+        changes.
       - C(resize) moves the guest to the host at O(dest_uri) while it is off (a cold move, for a resize that the
         source host has no room for); its root disk is copied through libvirt's storage streams (the base image
         must be at the same path there), it is defined there with the same UUID and MACs, started if it was
         running, and removed from this host. Change its flavor with M(virtops.compute.guest) on the new host.
         A guest already on O(dest_uri) and not here is no change.
+      - C(migration_abort) cancels the live migration of the guest that another task (M(virtops.compute.migrate)
+        under C(async)) runs from this host; the guest keeps running here.
+      - C(migration_force_complete) makes that migration finish now, switching it to post-copy when it was started
+        with O(virtops.compute.migrate#module:post_copy=true), else pausing the guest so the last copy completes (the
+        C(migrate) task resumes it on the destination).
+      - Both fail when no migration of the guest is running from this host.
     type: str
     required: true
-    choices: [reboot, trigger_crash_dump, set_password, rebuild, resize]
+    choices: [reboot, trigger_crash_dump, set_password, rebuild, resize, migration_abort, migration_force_complete]
   reboot_type:
     description:
       - C(soft) asks the guest to reboot (through the agent when there is one, else ACPI) and resets it when it has
@@ -64,6 +76,28 @@ options:
   dest_uri:
     description: The libvirt URI of the host O(action=resize) moves the guest to.
     type: str
+  user_data:
+    description: New user data for the config drive that O(action=rebuild) regenerates (kept when omitted).
+    type: str
+  admin_pass:
+    description: New C(admin_pass) for the regenerated config drive of O(action=rebuild) (kept when omitted).
+    type: str
+  files:
+    description: Files to inject through the regenerated config drive of O(action=rebuild), replacing the old list.
+    type: list
+    elements: dict
+    suboptions:
+      path:
+        description: Absolute path in the guest.
+        type: str
+        required: true
+      content:
+        description: The file's content.
+        type: str
+        required: true
+  meta:
+    description: New C(meta) key/value pairs for the regenerated config drive of O(action=rebuild), replacing the old ones.
+    type: dict
 extends_documentation_fragment:
   - virtops.compute.connection
 attributes:
@@ -94,6 +128,16 @@ EXAMPLES = r'''
     action: set_password
     user: root
     password: "{{ vault_root_password }}"
+
+- name: Rebuild from a new image, with new user data on the regenerated config drive
+  virtops.compute.guest_action:
+    name: web1
+    action: rebuild
+    image: /var/lib/images/debian-12-v2.qcow2
+    user_data: |
+      #cloud-config
+      runcmd:
+        - echo rebuilt > /etc/motd
 '''
 
 RETURN = r'''
@@ -102,8 +146,10 @@ reboot_type:
   returned: when O(action=reboot)
   type: str
 method:
-  description: How the reboot happened, C(guest) (the guest rebooted itself) or C(reset).
-  returned: when O(action=reboot) outside check mode
+  description:
+    - How the reboot happened, C(guest) (the guest rebooted itself) or C(reset).
+    - For O(action=migration_force_complete), how the migration was made to finish, C(post-copy) or C(paused).
+  returned: when O(action=reboot) or O(action=migration_force_complete) outside check mode
   type: str
 user:
   description: The account whose password was set.
@@ -121,6 +167,13 @@ dest_uri:
   description: Where O(action=resize) moved the guest.
   returned: when O(action=resize)
   type: str
+config_drive:
+  description:
+    - The config drive a rebuild regenerated, C(path), C(format) and C(changed_files) (paths inside the drive whose
+      content changed; in check mode, that would change).
+  returned: when O(action=rebuild) and the guest has a config drive
+  type: dict
+  sample: {path: /var/lib/libvirt/images/web1-config.iso, format: iso9660, changed_files: [openstack/latest/meta_data.json]}
 power_state:
   description: The power state the guest had, and is back in, around a rebuild or a move.
   returned: when O(action=rebuild) or O(action=resize)
@@ -141,13 +194,21 @@ def main():
     module = VirtopsModule(
         argument_spec=dict(
             name=dict(type='str', required=True),
-            action=dict(type='str', required=True, choices=['reboot', 'trigger_crash_dump', 'set_password', 'rebuild', 'resize']),
+            action=dict(type='str', required=True, choices=['reboot', 'trigger_crash_dump', 'set_password', 'rebuild', 'resize',
+                                                            'migration_abort', 'migration_force_complete']),
             reboot_type=dict(type='str', default='soft', choices=['soft', 'hard']),
             reboot_timeout=dict(type='int', default=120),
             user=dict(type='str', default='root'),
             password=dict(type='str', no_log=True),
             image=dict(type='path'),
             dest_uri=dict(type='str'),
+            user_data=dict(type='str'),
+            admin_pass=dict(type='str', no_log=True),
+            files=dict(type='list', elements='dict', options=dict(
+                path=dict(type='str', required=True),
+                content=dict(type='str', required=True),
+            )),
+            meta=dict(type='dict'),
         ),
         required_if=[('action', 'set_password', ('password',))],
         supports_check_mode=True,

@@ -102,7 +102,10 @@ host:
       type: str
       sample: 9.0.0
     cpu:
-      description: C(arch), C(model), C(vendor), C(count), C(mhz) and C(topology) (sockets, cores, threads, numa_nodes).
+      description:
+        - C(arch), C(model), C(vendor), C(count), C(mhz) and C(topology) (sockets, cores, threads, numa_nodes).
+        - C(vcpus_used), the vCPUs of the active guests (running or paused), which the C(virtops.compute.pick_host)
+          filter counts against C(count).
       type: dict
     memory_mb:
       description: C(total) and C(free) memory in MiB.
@@ -132,7 +135,9 @@ host:
       description: C(enabled), C(disabled) or C(maintenance), as the host module left it; null for a remote URI.
       type: str
     maintenance_reason:
-      description: The reason given when the host was disabled or put into maintenance.
+      description:
+        - The reason given when the host was disabled or put into maintenance (see M(virtops.compute.host)); null
+          when none was given, and for a remote URI.
       type: str
 '''
 

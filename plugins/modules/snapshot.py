@@ -86,6 +86,37 @@ snapshot:
   type: dict
   sample: {dest: /var/lib/libvirt/images/web1.qcow2, mode: live, format: qcow2, size_bytes: 1073741824,
            duration_seconds: 12.4, guest_paused_seconds: 0.0, frozen_seconds: 0.08}
+  contains:
+    dest:
+      description: The image path.
+      type: str
+    mode:
+      description: How the disk was copied, C(live) or C(cold) (C(auto) resolved).
+      type: str
+    format:
+      description: The image format.
+      type: str
+    size_bytes:
+      description: Space the image takes on the host (null when it cannot be read).
+      returned: unless in check mode
+      type: int
+    duration_seconds:
+      description: How long the copy took, from start to the image in place.
+      returned: when an image was written
+      type: float
+    guest_paused_seconds:
+      description:
+        - How long the guest did not run because of the snapshot. Always C(0) for C(live); for C(cold) of a
+          running guest, the time from managed save to restore.
+      returned: when an image was written
+      type: float
+    frozen_seconds:
+      description:
+        - How long the guest's filesystems were frozen through the guest agent (O(quiesce=true) with C(live)),
+          from the freeze request to the thaw; writers in the guest block for that long while the guest keeps
+          running. C(0) without quiesce.
+      returned: when an image was written
+      type: float
 actions:
   description: What the module did, ending with a summary.
   returned: always

@@ -15,6 +15,8 @@ full_guest         LabGuest 'lab-full': Debian 12, 512 MiB, on a qcow2 overlay (
 make_tiny_guest    (function scope) factory: make_tiny_guest('lab-x') -> LabGuest, removed
                    afterwards from the main host and every running lab host
 second_host        lab.hosts.LabHost 'lab-host1' (qemu+tcp://127.0.0.1:16601/system)
+host_three         lab.hosts.LabHost 'lab-host3' with its own /etc/ansible; host_four 'lab-host4'
+third_host         lab.hosts.LabHost 'lab-host2' (qemu+tcp://127.0.0.1:16602/system)
 host_without_uefi  lab.hosts.LabHost 'lab-host6', a host where no UEFI firmware is installed
 main_tcp_uri       'qemu+tcp://127.0.0.1:16509/system': the main host over TCP (lab.tcpproxy),
                    for migrations back from lab hosts
@@ -178,6 +180,27 @@ def _lab_host(index):
 @pytest.fixture(scope='session')
 def second_host(lab_libvirt):
     yield from _lab_host(1)
+
+
+@pytest.fixture(scope='session')
+def third_host(lab_libvirt):
+    yield from _lab_host(2)
+
+
+@pytest.fixture(scope='session')
+def host_three(lab_libvirt):
+    """lab-host3, with its own /etc/ansible (where the host module keeps its service state)."""
+    running = hosts.get_host(3)
+    if running.libvirtd_pid and not hosts.has_own_mount(running, '/etc/ansible'):
+        # started before lab hosts had their own /etc/ansible: the host module would write the machine's
+        hosts.stop_host(running, log=_log)
+    yield from _lab_host(3)
+
+
+@pytest.fixture(scope='session')
+def host_four(lab_libvirt):
+    """lab-host4 (a second host for placement)."""
+    yield from _lab_host(4)
 
 
 @pytest.fixture(scope='session')

@@ -17,7 +17,9 @@ from lab.proc import LabError
 
 # private mount point -> directory name under <state>/root
 PRIVATE_DIRS = (('/run/libvirt', 'run'), ('/var/lib/libvirt', 'lib'), ('/etc/libvirt', 'etc'),
-                ('/var/log/libvirt', 'log'), ('/var/cache/libvirt', 'cache'))
+                ('/var/log/libvirt', 'log'), ('/var/cache/libvirt', 'cache'),
+                # its own Ansible local facts (the host module's service state file)
+                ('/etc/ansible', 'ansible'))
 CGROUP_ROOT = '/sys/fs/cgroup'
 
 
@@ -77,6 +79,7 @@ def fresh_state(host, log):
                    skip=lambda n: n.startswith('domain-') or n in ('images', 'dnsmasq'))
     os.makedirs(os.path.join(root, 'lib', 'images'), mode=0o711, exist_ok=True)
     _write_etc(host, os.path.join(root, 'etc'))
+    os.makedirs(os.path.join(root, 'ansible'), mode=0o755)
     sources = {sub: mountpoint for mountpoint, sub in PRIVATE_DIRS}
     for sub in ('log', 'cache'):
         if not os.path.isdir(os.path.join(root, sub)):
@@ -86,6 +89,14 @@ def fresh_state(host, log):
     # cookies, getHostname), and a DNS timeout costs seconds per call
     with open('/etc/hosts') as src, open(os.path.join(host.state_dir, 'hosts'), 'w') as dst:
         dst.write(src.read().rstrip('\n') + '\n127.0.1.1 %s\n' % host.name)
+
+
+def fresh_runtime(host, log):
+    """Only the host's runtime directory anew (as after a reboot); its definitions, hooks and logs stay."""
+    run_dir = os.path.join(host.state_dir, 'root', 'run')
+    log('%s: keeping its definitions, fresh runtime state under %s' % (host.name, run_dir))
+    shutil.rmtree(run_dir, ignore_errors=True)
+    _copy_dir_tree('/run/libvirt', run_dir, 0)
 
 
 # ---------------------------------------------------------------- cgroups

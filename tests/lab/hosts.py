@@ -19,6 +19,7 @@ A lab host is recognised by its UTS hostname (`lab-hostN`): processes whose UTS
 namespace carries that name are the host's own, and only those are ever killed.
 """
 import os
+import signal
 import uuid
 from dataclasses import dataclass
 
@@ -122,12 +123,31 @@ def ensure_shared_dir():
     return SHARED_DIR
 
 
+def allow_userfaultfd(log=say):
+    """Post-copy migration needs userfaultfd for QEMU (user libvirt-qemu) on the destination; the sysctl
+    is machine-wide, so one write serves every lab host."""
+    path = '/proc/sys/vm/unprivileged_userfaultfd'
+    try:
+        with open(path) as handle:
+            if handle.read().strip() == '1':
+                return
+        with open(path, 'w') as handle:
+            handle.write('1')
+        log('sysctl vm.unprivileged_userfaultfd=1 (post-copy migration)')
+    except OSError as exc:
+        log('cannot set vm.unprivileged_userfaultfd (%s); post-copy migration will fail' % exc)
+
+
 # ---------------------------------------------------------------- start / stop
 
-def start_host(index, log=say, timeout=90):
-    """Start lab host number `index` (or reuse it when it already runs and answers)."""
+def start_host(index, log=say, timeout=90, keep_state=False):
+    """Start lab host number `index` (or reuse it when it already runs and answers).
+
+    keep_state=True starts it with the definitions, hooks and settings it had (a host coming back after
+    kill_host), fresh runtime state only; otherwise its private directories are made anew."""
     host = _layout(index)
     ensure_shared_dir()
+    allow_userfaultfd(log)
     lv, vl = _our_pid(host, 'libvirtd'), _our_pid(host, 'virtlogd')
     if lv and vl and libvirt_answers(host.uri):
         log('%s already runs (libvirtd pid %d) and answers on %s; reusing it' % (host.name, lv, host.uri))
@@ -144,7 +164,10 @@ def start_host(index, log=say, timeout=90):
         except FileNotFoundError:
             pass
     _kill_leftovers(host.name, log)
-    hostns.fresh_state(host, log)
+    if keep_state and os.path.isdir(os.path.join(host.state_dir, 'root', 'etc')):
+        hostns.fresh_runtime(host, log)
+    else:
+        hostns.fresh_state(host, log)
     command = hostns.write_start_scripts(host, _pidfile)
     log('%s: own cgroups, unshare -m -u -C --propagation private: bind mounts, hostname, '
         'virtlogd, libvirtd --listen' % host.name)
@@ -213,6 +236,28 @@ def stop_host(host_or_index, log=say):
     return True
 
 
+def kill_host(host_or_index, log=say):
+    """A host failure: SIGKILL its libvirtd, virtlogd and every QEMU in its namespace at once, keeping its
+    definitions (start_host(..., keep_state=True) brings it back as a rebooted machine would)."""
+    host = _layout(host_or_index if isinstance(host_or_index, int) else host_or_index.index)
+    victims = host_processes(host.name)
+    log('%s: killing %s' % (host.name, ', '.join('%s %d' % (prog, pid) for pid, prog in victims) or 'nothing'))
+    for pid, _prog in victims:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    for pid, prog in victims:
+        wait_for(lambda p=pid: not pid_alive(p), 10, '%s %s (pid %d) to die' % (host.name, prog, pid))
+    for program in HOST_PROGRAMS:
+        try:
+            os.unlink(_pidfile(host, program))
+        except FileNotFoundError:
+            pass
+    hostns.remove_cgroups(host.name)
+    return [pid for pid, _prog in victims]
+
+
 def known_indexes():
     """Indexes of every host that has a state directory under /var/lib/virtops-lab/hosts."""
     found = set()
@@ -250,6 +295,15 @@ def host_status():
 def running_hosts():
     """LabHosts whose libvirtd runs now."""
     return [h for h in (get_host(i) for i in known_indexes()) if h.libvirtd_pid]
+
+
+def has_own_mount(host, mountpoint):
+    """True when something is mounted at `mountpoint` in the host's mount namespace."""
+    try:
+        with open('/proc/%d/mountinfo' % host.libvirtd_pid) as fh:
+            return any(line.split()[4] == mountpoint for line in fh)
+    except OSError:
+        return False
 
 
 def get_host(index):

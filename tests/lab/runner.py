@@ -54,10 +54,12 @@ class ModuleResult:
         return self.data.get('msg', '')
 
 
-def run_module(module, /, check=False, diff=False, env=None, _timeout=600, **params):
+def run_module(module, /, check=False, diff=False, env=None, _timeout=600, nsenter_pid=None, **params):
     """Run ``virtops.compute.<module>`` with ``params``; returns a ModuleResult.
 
-    ``module`` is positional-only so that a module's own ``name`` option can be passed."""
+    ``module`` is positional-only so that a module's own ``name`` option can be passed.
+    ``nsenter_pid`` (a lab host's libvirtd pid) runs it inside that host's mount, UTS and cgroup
+    namespaces, as on that compute host itself."""
     path = os.path.join(REPO_ROOT, 'plugins', 'modules', module + '.py')
     args = dict(params)
     args['_ansible_check_mode'] = check
@@ -66,7 +68,13 @@ def run_module(module, /, check=False, diff=False, env=None, _timeout=600, **par
         json.dump({'ANSIBLE_MODULE_ARGS': args}, handle)
         args_file = handle.name
     try:
-        proc = subprocess.run([sys.executable, path, args_file], capture_output=True, text=True,
+        cmd = [sys.executable, path, args_file]
+        if nsenter_pid is not None:
+            if not nsenter_pid:
+                # running on the machine itself instead would change the main host, never what a test wants
+                raise ValueError('run_module: nsenter_pid is %r, no process to enter' % (nsenter_pid,))
+            cmd = ['nsenter', '-t', str(nsenter_pid), '-m', '-u', '-C', '--'] + cmd
+        proc = subprocess.run(cmd, capture_output=True, text=True,
                               env=_env(env), timeout=_timeout, check=False)
     finally:
         os.unlink(args_file)
