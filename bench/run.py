@@ -2,7 +2,7 @@
 
 Environment: BENCH_SIZES (default 10,50,100) and BENCH_REPEATS (default 3; the median of
 that many runs for sizes up to 10, larger sizes run once: they take minutes each);
-BENCH_MIGRATION=0 leaves out the live migration rows.
+BENCH_MIGRATION=0 leaves out the live migration rows, BENCH_DRAIN=0 the host drain rows.
 Results: bench/results/latest.json and latest.md (git ignores the folder).
 """
 import datetime
@@ -17,7 +17,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.dirname(HERE)
 sys.path[:0] = [REPO_ROOT, os.path.join(REPO_ROOT, 'tests'), os.path.join(REPO_ROOT, '.build', 'collections')]
 
-from bench import comparison, config_drive, migration, storage, workloads  # noqa: E402
+from bench import comparison, config_drive, drain, migration, storage, workloads  # noqa: E402
 from lab import daemons  # noqa: E402
 
 RESULTS = os.path.join(HERE, 'results')
@@ -144,6 +144,9 @@ def main():
     if os.environ.get('BENCH_MIGRATION', '1') == '1':
         log('migration: a tiny guest between two lab hosts, idle and dirtying memory, per mode ...')
         rows += migration.run(tiny, repeats, log)
+    if os.environ.get('BENCH_DRAIN', '1') == '1':
+        log('drain: 8 tiny guests off lab host 4 with host_maintenance.yml, concurrency 1 and 4 ...')
+        rows += drain.run(tiny, repeats, log)
     about = machine()
     about['repeats'] = repeats
     os.makedirs(RESULTS, exist_ok=True)

@@ -201,7 +201,12 @@ def test_inside_the_booted_guest(read_back, booted):
     assert addresses.get('ens3', (None, []))[0] == MAC and ADDRESS in addresses['ens3'][1], (
         addresses, _exec(booted, '/bin/journalctl', '-b', '-u', 'networking', '--no-pager'),
         _exec(booted, '/bin/systemctl', 'is-enabled', 'networking'))
+    # ifup sets the address before the route: wait for the route too
+    deadline = time.time() + 60
     code, out = _exec(booted, '/sbin/ip', 'route', 'show', 'default')
+    while 'via 10.0.2.2 dev ens3' not in out and time.time() < deadline:
+        time.sleep(2)
+        code, out = _exec(booted, '/sbin/ip', 'route', 'show', 'default')
     assert 'via 10.0.2.2 dev ens3' in out, out
     code, out = _exec(booted, '/bin/df', '-B1', '--output=size', '/')
     size = int(out.split()[-1])

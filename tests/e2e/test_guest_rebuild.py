@@ -1,11 +1,11 @@
 """Rebuild: a new root disk from another image; identity, volumes and power state kept."""
 import os
 import re
-import subprocess
 
 import libvirt
 import pytest
 
+from lab import guests
 from lab.checks import assert_one_sentence, libvirt_snapshot
 from lab.console import serial_shell
 from lab.runner import run_module
@@ -17,17 +17,7 @@ BASE_DIR = '/var/lib/virtops-lab/shared/rebuild'
 
 
 def _image_with_marker(marker):
-    """A qcow2 image whose sector 100 holds ``marker``."""
-    path = os.path.join(BASE_DIR, marker + '.qcow2')
-    if not os.path.exists(path):
-        raw = path + '.raw'
-        subprocess.run(['truncate', '-s', '32M', raw], check=True)
-        with open(raw, 'r+b') as handle:
-            handle.seek(100 * 512)
-            handle.write(marker.encode())
-        subprocess.run(['qemu-img', 'convert', '-O', 'qcow2', raw, path], check=True)
-        os.unlink(raw)
-    return path
+    return guests.image_with_marker(BASE_DIR, marker)
 
 
 def _sector_100(device):

@@ -4,11 +4,11 @@ import json
 import os
 import re
 import stat
-import subprocess
 import time
 
 import pytest
 
+from lab import guests
 from lab.checks import assert_one_sentence, libvirt_snapshot
 from lab.console import serial_shell
 from lab.runner import run_module
@@ -19,16 +19,7 @@ DRIVE_UUID = '3d1f7c2a-5b8e-4e0f-a7c1-9b2d6e4f8a10'
 
 
 def _image(marker):
-    path = os.path.join(BASE_DIR, marker + '.qcow2')
-    if not os.path.exists(path):
-        raw = path + '.raw'
-        subprocess.run(['truncate', '-s', '32M', raw], check=True)
-        with open(raw, 'r+b') as handle:
-            handle.seek(100 * 512)
-            handle.write(marker.encode())
-        subprocess.run(['qemu-img', 'convert', '-O', 'qcow2', raw, path], check=True)
-        os.unlink(raw)
-    return path
+    return guests.image_with_marker(BASE_DIR, marker)
 
 
 def _sha(path):

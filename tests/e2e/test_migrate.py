@@ -57,8 +57,8 @@ def wait_agent(conn, name, timeout=90):
     raise AssertionError('the guest agent of %s did not answer within %ss: %s' % (name, timeout, last))
 
 
-def uptime(conn, name):
-    wait_agent(conn, name)          # just after a move the agent's channel reconnects
+def uptime(conn, name, agent_timeout=90):
+    wait_agent(conn, name, agent_timeout)          # just after a move the agent's channel reconnects
     return float(agent_sh(conn, name, 'cat /proc/uptime').split()[0])
 
 

@@ -99,7 +99,8 @@ def test_auto_converge_finishes(dirty_guest):
     stats = result['migration']
     assert stats['mode_used'] == 'auto-converge' and stats['auto_converge_throttle_percent'], stats
     assert_runs_once(dst, src, NAME)
-    assert uptime(dst, NAME) > up_before
+    # the memory loop keeps running on the destination; on a loaded host its agent can take a while to come back
+    assert uptime(dst, NAME, agent_timeout=240) > up_before
 
 
 def test_post_copy_finishes(dirty_guest):

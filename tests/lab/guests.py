@@ -246,3 +246,19 @@ def remove_guest_files(name):
             shutil.rmtree(path, ignore_errors=True)
         elif os.path.exists(path):
             os.unlink(path)
+
+
+def image_with_marker(directory, marker, sector=100, size='32M'):
+    """A qcow2 image in `directory` (made once) whose `sector` holds `marker`: a root disk whose origin a test can
+    read back from inside a guest."""
+    import subprocess
+    path = os.path.join(directory, marker + '.qcow2')
+    if not os.path.exists(path):
+        raw = path + '.raw'
+        subprocess.run(['truncate', '-s', size, raw], check=True)
+        with open(raw, 'r+b') as handle:
+            handle.seek(sector * 512)
+            handle.write(marker.encode())
+        subprocess.run(['qemu-img', 'convert', '-O', 'qcow2', raw, path], check=True)
+        os.unlink(raw)
+    return path

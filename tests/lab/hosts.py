@@ -225,15 +225,19 @@ def stop_host(host_or_index, log=say):
     if vl:
         stop_pid(vl, host.name + ' virtlogd', log=log, timeout=15)
     _kill_leftovers(host.name, log)
+    _drop_pidfiles(host)
+    hostns.remove_cgroups(host.name)
+    state_drop('host-' + host.name)
+    log('%s stopped' % host.name)
+    return True
+
+
+def _drop_pidfiles(host):
     for program in HOST_PROGRAMS:
         try:
             os.unlink(_pidfile(host, program))
         except FileNotFoundError:
             pass
-    hostns.remove_cgroups(host.name)
-    state_drop('host-' + host.name)
-    log('%s stopped' % host.name)
-    return True
 
 
 def kill_host(host_or_index, log=say):
@@ -249,11 +253,7 @@ def kill_host(host_or_index, log=say):
             pass
     for pid, prog in victims:
         wait_for(lambda p=pid: not pid_alive(p), 10, '%s %s (pid %d) to die' % (host.name, prog, pid))
-    for program in HOST_PROGRAMS:
-        try:
-            os.unlink(_pidfile(host, program))
-        except FileNotFoundError:
-            pass
+    _drop_pidfiles(host)
     hostns.remove_cgroups(host.name)
     return [pid for pid, _prog in victims]
 
