@@ -261,13 +261,14 @@ class GuestConverger:
                                % (self.where(), ', '.join(restart_needed)))
         if self.check:
             return
-        previous_xml = dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE | libvirt.VIR_DOMAIN_XML_SECURE)
         guest_spec.apply_spec(current_domain, changes, self.params)
         if active and not restart_needed:
             self._apply_live(dom, changes)
             self.conn.defineXML(current_domain.to_xml())
             self.notes.append('applied %s live' % ', '.join(changes))
             return
+        # libvirt still holds the definition from before: apply_spec changed only the model
+        previous_xml = dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE | libvirt.VIR_DOMAIN_XML_SECURE)
         self._restore = dict(xml=previous_xml, power=_power(dom), changes=changes)
         if active:
             self.stop(dom)

@@ -192,9 +192,8 @@ class Job:
     def _migrate(self):
         try:
             self.dom.migrateToURI3(self.owner.dest_uri, self.plan['params'], self.plan['flags'])
-        except libvirt.libvirtError as err:
-            self.error = err
         except Exception as err:  # pylint: disable=broad-except
+            # libvirt's errors and anything else end the job the same way: reported from the main thread
             self.error = err
 
     def run(self):
@@ -326,10 +325,11 @@ class Job:
         dconn = self.owner.dconn
         dest = dconn.lookupByUUIDString(self.uuid)
         final = migration.merge_stats(self.last, _job_stats(dest, libvirt.VIR_DOMAIN_JOB_STATS_COMPLETED))
-        state, _reason = _state(dest)
-        if state == libvirt.VIR_DOMAIN_PAUSED and (self.paused_by_us or self.paused_seen or self.postcopy_seen):
+        code, reason = _state(dest)
+        if code == libvirt.VIR_DOMAIN_PAUSED and (self.paused_by_us or self.paused_seen or self.postcopy_seen):
             dest.resume()
             self.owner.actions.append('resumed the guest on the destination')
+            code, reason = _state(dest)
         if final.get('auto_converge_throttle'):
             self.throttled = True
         mode = migration.mode_used(bool(self.params.get('auto_converge')), self.throttled, self.postcopy_seen,
@@ -341,7 +341,6 @@ class Job:
         self.owner.actions.append('migrated %s from %s to %s in %.1fs (%s)' % (
             self.where, self.owner.source_uri, self.owner.dest_uri, stats['duration_seconds'], mode))
         self.vm.log(self.owner.actions[-1])
-        code, reason = _state(dest)
         return dict(changed=True, dest_uri=self.owner.dest_uri, migration=stats, actions=self.owner.actions,
                     state=states.describe(code, reason)['state'] if code is not None else 'unknown')
 
