@@ -17,14 +17,15 @@ demo: setup
 	$(PY) -m lab.images build tiny
 	VIRTOPS_TINY_IMAGE=$$($(PY) -m lab.images path tiny) $(VENV)/bin/ansible-playbook playbooks/demo.yml
 
+# the sub-makes below skip the setup that `test` has just done
 test: setup
-	$(MAKE) --no-print-directory lint
-	$(MAKE) --no-print-directory sanity
-	$(MAKE) --no-print-directory build
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	VIRTOPS_SETUP_DONE=1 $(MAKE) --no-print-directory lint
+	VIRTOPS_SETUP_DONE=1 $(MAKE) --no-print-directory sanity
+	VIRTOPS_SETUP_DONE=1 $(MAKE) --no-print-directory build
+	scripts/run-tests.sh $(PYTEST_ARGS)
 
 setup:
-	@scripts/setup.sh
+	@[ "$${VIRTOPS_SETUP_DONE:-}" = 1 ] || scripts/setup.sh
 
 lab-up: setup
 	$(LAB) up --hosts 1 --iscsi --ovs

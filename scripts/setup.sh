@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Installs what this project needs on a Debian/Ubuntu machine, printing each step:
-# Debian packages that are missing, the .venv with the pinned Python tool chain, and
-# the ansible_collections/ path through which Ansible and the tests find the collection.
+# Installs what this project needs on a Debian/Ubuntu machine, printing each step: the few
+# Debian packages the .venv needs (apt-get), the .venv with the pinned Python tool chain, the
+# ansible_collections/ path through which Ansible and the tests find the collection, and then
+# the hypervisor and the lab's packages through the collection's own compute_host role
+# (playbooks/compute_host.yml on this machine, with the lab's packages from
+# scripts/debian-packages.txt; the lab starts its own daemons, so the role leaves them alone).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -14,17 +17,19 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 command -v apt-get >/dev/null || { echo "[setup] this setup needs a Debian or Ubuntu machine (apt-get)." >&2; exit 1; }
 
-mapfile -t wanted < <(grep -Ev '^\s*(#|$)' "$repo/scripts/debian-packages.txt")
+# what the virtualenv needs before Ansible exists: venv, and the headers and compiler libvirt-python builds with;
+# python3-apt for the system Python, which Ansible's apt module (run by the role below) switches to
+bootstrap=(python3-venv python3-dev gcc pkg-config libvirt-dev git python3-apt)
 missing=()
-for pkg in "${wanted[@]}"; do
+for pkg in "${bootstrap[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then
-  step "installing ${#missing[@]} Debian packages: ${missing[*]}"
+  step "installing ${#missing[@]} Debian packages the virtualenv needs: ${missing[*]}"
   apt-get update -q
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 else
-  step "Debian packages: all ${#wanted[@]} present"
+  step "Debian packages for the virtualenv: all ${#bootstrap[@]} present"
 fi
 
 venv="$repo/.venv"
@@ -44,6 +49,32 @@ collections="$repo/.build/collections/ansible_collections/virtops"
 mkdir -p "$collections"
 ln -sfn ../../../.. "$collections/compute"
 step "collection path: $repo/.build/collections (virtops.compute -> $repo)"
+
+# The hypervisor packages (the role's list for this os family) and the lab's extras; the role queries the
+# package database once and calls apt only for what is missing.
+mapfile -t lab_packages < <(grep -Ev '^\s*(#|$)' "$repo/scripts/debian-packages.txt")
+step "hypervisor and lab packages: role compute_host on this machine (${#lab_packages[@]} lab packages)"
+extra_vars=$(printf '%s\n' "${lab_packages[@]}" | "$venv/bin/python" -c '
+import json, sys
+print(json.dumps(dict(
+    compute_host_extra_packages=sys.stdin.read().split(),
+    # apt-get is here (checked above), so no fact gathering is needed to know the family
+    compute_host_os_family="Debian", compute_host_service_manager="direct",
+    # the .venv has libvirt-python and lxml from PyPI; the lab starts and configures its own daemons
+    compute_host_python_bindings=False, compute_host_manage_config=False, compute_host_manage_daemons=False,
+    compute_host_manage_state_file=False)))')
+ANSIBLE_COLLECTIONS_PATH="$repo/.build/collections" ANSIBLE_CONFIG="$repo/ansible.cfg" ANSIBLE_NOCOLOR=1 \
+  "$venv/bin/ansible-playbook" "$repo/playbooks/compute_host.yml" -e target=localhost -e "$extra_vars" \
+  > "$repo/.build/setup-compute-host.log" 2>&1 || {
+    tail -n 40 "$repo/.build/setup-compute-host.log" >&2
+    echo "[setup] the compute_host role failed on this machine; its whole output is in .build/setup-compute-host.log" >&2
+    exit 1
+  }
+recap=$(grep -E '^localhost\s+:' "$repo/.build/setup-compute-host.log" | tr -s ' ')
+case "$recap" in
+  *" changed=0 "*) step "hypervisor and lab packages: all present (${recap#localhost : })" ;;
+  *) step "hypervisor and lab packages: installed what was missing (${recap#localhost : }); see .build/setup-compute-host.log" ;;
+esac
 
 # ansible-test bootstraps pip in its virtualenvs with a script from its own file
 # server, which this kind of machine cannot reach; give it an offline stand-in.

@@ -12,3 +12,25 @@ for path in (COLLECTIONS_ROOT, os.path.join(REPO_ROOT, 'tests')):
 os.environ.setdefault('ANSIBLE_COLLECTIONS_PATH', COLLECTIONS_ROOT)
 
 pytest_plugins = ['lab.fixtures']
+
+# End-to-end test files that use only lab hosts 2-7 and 9-12 and never change the main host: they run in
+# lane B, beside the rest (scripts/run-tests.sh), which uses the main host and lab hosts 1 and 8 only.
+# A molecule scenario is in lane B when its role is listed.
+LANE_B_FILES = {'test_evacuate.py', 'test_maintenance.py', 'test_host_service.py', 'test_host_state.py',
+                'test_placement_playbook.py', 'test_compute_host_role.py', 'test_migrate_tls.py', 'test_migrate.py',
+                'test_migrate_dirty.py', 'test_concurrency.py'}
+LANE_B_MOLECULE_ROLES = ('maintenance', 'evacuate', 'compute_host')
+
+
+def pytest_configure(config):
+    config.addinivalue_line('markers', 'lane_b: runs in the second lane of scripts/run-tests.sh')
+
+
+def pytest_collection_modifyitems(items):
+    import pytest
+    for item in items:
+        base = os.path.basename(str(item.fspath))
+        in_lane_b = base in LANE_B_FILES or (
+            base == 'test_molecule.py' and any('[%s' % role in item.nodeid for role in LANE_B_MOLECULE_ROLES))
+        if in_lane_b:
+            item.add_marker(pytest.mark.lane_b)

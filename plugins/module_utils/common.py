@@ -28,13 +28,22 @@ from ansible_collections.virtops.compute.plugins.module_utils.connection import 
 )
 
 
+class _SentenceModule(AnsibleModule):
+    """AnsibleModule whose own refusals (types, choices, required options) end as a sentence, like the collection's."""
+
+    def fail_json(self, msg, **kwargs):
+        if isinstance(msg, str) and msg.strip() and not msg.rstrip().endswith(('.', '!', '?')):
+            msg = ' '.join(msg.split()) + '.'
+        super().fail_json(msg=msg, **kwargs)
+
+
 class VirtopsModule:
     """An AnsibleModule with the collection's connection handling and error reporting."""
 
     def __init__(self, argument_spec, **kwargs):
         spec = dict(CONNECTION_ARGUMENT_SPEC)
         spec.update(argument_spec)
-        self.ansible = AnsibleModule(argument_spec=spec, **kwargs)
+        self.ansible = _SentenceModule(argument_spec=spec, **kwargs)
         if not HAS_LIBVIRT:
             self.ansible.fail_json(msg=missing_required_lib('libvirt-python'), exception=LIBVIRT_IMPORT_ERROR)
         self._conn = None

@@ -44,12 +44,28 @@ def _first_line(text):
     return text.splitlines()[0].strip() if text else ''
 
 
+# What libvirt's RPC client says when libvirtd went away under an open connection (stopped,
+# restarted, crashed, or the TCP/SSH transport broke).
+_LOST_CONNECTION_TEXTS = ('client socket is closed', 'cannot recv data', 'cannot write data',
+                          'end of file while reading data', 'connection reset by peer', 'broken pipe')
+
+
+def connection_lost(err):
+    """True when a libvirtError means the connection to libvirtd is gone, not that the call was refused."""
+    message = (getattr(err, 'get_error_message', lambda: '')() or str(err)).lower()
+    return any(text in message for text in _LOST_CONNECTION_TEXTS)
+
+
 def describe_libvirt_error(err, subject=None):
     """Return one sentence for a libvirt.libvirtError, optionally naming what failed."""
     message = ''
     if hasattr(err, 'get_error_message'):
         message = err.get_error_message() or ''
     message = _first_line(message or str(err)).rstrip('.')
+    if connection_lost(err):
+        # the raw RPC text ("Cannot recv data: ...") reads like a bug; say what happened and what to do
+        message = ('the connection to libvirtd was lost in the middle of the task (libvirtd stopped or restarted: %s), '
+                   'so the task may be half done; run it again to converge' % message)
     if subject:
         return '%s: %s.' % (subject, message)
     return message + '.'

@@ -16,7 +16,7 @@ import glob
 import os
 import re
 
-from ansible_collections.virtops.compute.plugins.module_utils.connection import VirtopsError, libvirt
+from ansible_collections.virtops.compute.plugins.module_utils.connection import VirtopsError, effective_uri, libvirt
 from ansible_collections.virtops.compute.plugins.module_utils.model.devices import Disk
 
 IQN_PATTERN = re.compile(r'^(iqn\.\d{4}-\d{2}\.[a-z0-9][a-z0-9.-]*(:[^\s/]+)?|eui\.[0-9A-Fa-f]{16}|naa\.[0-9A-Fa-f]{16,32})$')
@@ -112,6 +112,10 @@ def resolve(conn, params, where, local):
             vol = conn.storageVolLookupByPath(params['path'])
         except libvirt.libvirtError:
             vol = None
+        # only a plain qemu:/// uri shares this process's view of the files; through a transport, trust libvirt
+        same_host = local and '+' not in effective_uri(params.get('uri')).split(':', 1)[0]
+        if vol is None and same_host and not os.path.isfile(params['path']):
+            raise VirtopsError("%s: path '%s' is not a file on the host." % (where, params['path']))
     elif kind in ('block', 'fibre_channel'):
         if kind == 'fibre_channel':
             if not local:
@@ -142,6 +146,8 @@ def resolve(conn, params, where, local):
     if params.get('serial'):
         disk.serial = params['serial']
     disk.readonly = bool(params.get('readonly'))
+    if params.get('error_policy'):
+        disk.driver_error_policy = params['error_policy']
     if params.get('qos'):
         disk.iotune = dict((key, value) for key, value in params['qos'].items() if value)
     return disk, identity, vol

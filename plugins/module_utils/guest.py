@@ -63,7 +63,8 @@ class Guest:
         result = dict(name=self.name, uuid=self.dom.UUIDString(), max_mem_kb=max_mem, mem_kb=mem,
                       vcpus=vcpus, cpu_time_ns=cpu_time, managed_save=bool(self.dom.hasManagedSaveImage(0)))
         result.update(self.state())
-        result['disks'] = [disk_facts(disk) for disk in domain.disks]
+        errors = disk_errors(self.dom)
+        result['disks'] = [dict(disk_facts(disk), error=errors.get(disk.target_dev)) for disk in domain.disks]
         addresses = self.addresses(domain) if result['state'] in ('running', 'paused') else {}
         result['interfaces'] = [dict(mac=iface.mac, type=iface.type, source=iface.source_network or iface.source_bridge,
                                      model=iface.model, target=iface.target_dev,
@@ -96,9 +97,25 @@ class Guest:
         return {}
 
 
+DISK_ERRORS = {1: 'io_error', 2: 'no_space'}
+
+
+def disk_errors(dom):
+    """{target: 'io_error' | 'no_space'} for the disks whose I/O failed while the guest ran with an error policy that
+    records it (C(stop), C(enospace)); {} for a guest that is not running or whose disks are fine."""
+    if not dom.isActive():
+        return {}
+    try:
+        found = dom.diskErrors(0)
+    except libvirt.libvirtError:
+        return {}
+    return dict((target, DISK_ERRORS.get(code, 'unknown')) for target, code in (found or {}).items() if code)
+
+
 def disk_facts(disk):
     facts = dict(target=disk.target_dev, bus=disk.target_bus, device=disk.device, type=disk.type,
-                 source=disk.source_path, format=disk.driver_type, readonly=bool(disk.readonly), serial=disk.serial)
+                 source=disk.source_path, format=disk.driver_type, readonly=bool(disk.readonly), serial=disk.serial,
+                 error_policy=disk.driver_error_policy)
     if disk.iotune:
         facts['qos'] = disk.iotune
     return facts

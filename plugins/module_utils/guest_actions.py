@@ -13,6 +13,7 @@ __metaclass__ = type
 import time
 
 from ansible_collections.virtops.compute.plugins.module_utils.connection import VirtopsError, describe_libvirt_error, libvirt
+from ansible_collections.virtops.compute.plugins.module_utils.agent_calls import agent_call, check_timeout
 from ansible_collections.virtops.compute.plugins.module_utils.guest import Guest
 from ansible_collections.virtops.compute.plugins.module_utils.guest_lifecycle import GuestConverger
 from ansible_collections.virtops.compute.plugins.module_utils.guest_move import move as move_guest
@@ -97,13 +98,12 @@ def set_password(vm):
     if not _has_agent(guest):
         raise VirtopsError("guest '%s' has no guest agent channel; add it with guest_agent: true, or use config_drive or "
                            "disk_inject before boot." % params['name'])
+    check_timeout("guest '%s'" % params['name'], params.get('agent_timeout'))
     if vm.check_mode:
         return dict(changed=True, user=params['user'])
-    try:
-        guest.dom.setUserPassword(params['user'], params['password'], 0)
-    except libvirt.libvirtError as err:
-        raise VirtopsError(describe_libvirt_error(err, subject="guest '%s': the guest agent did not set the password of %s"
-                                                  % (params['name'], params['user'])))
+    agent_call(guest.dom, "guest '%s'" % params['name'], 'setting the password of %s' % params['user'],
+               params['agent_timeout'],
+               lambda: guest.dom.setUserPassword(params['user'], params['password'], 0))
     return dict(changed=True, user=params['user'])
 
 

@@ -2,7 +2,12 @@
 # Copyright: (c) 2026, virtops.compute contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Many guests in one module run: each item is validated like the ``guest`` module's options
-and converged by the same ``GuestConverger``, over the one libvirt connection.
+(plus flavor, config drive metadata, volumes and waiting, see guest_batch_items) and converged
+by the same ``GuestConverger``, over the one libvirt connection.
+
+Per item: its config drive is made before the guest is defined, its volumes are attached once
+it is defined (before its first start), and the waits for agents or cloud-init run at the end,
+all at once.
 
 What a task per guest pays many times over (Python start-up, module transfer, a new
 connection, host capability queries) is paid once here; the guests themselves are
@@ -18,8 +23,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
+from ansible_collections.virtops.compute.plugins.module_utils import guest_wait, instance_storage
 from ansible_collections.virtops.compute.plugins.module_utils.connection import VirtopsError, describe_libvirt_error, libvirt
-from ansible_collections.virtops.compute.plugins.module_utils.guest_args import GUEST_OPTIONS
+from ansible_collections.virtops.compute.plugins.module_utils.guest import Guest
+from ansible_collections.virtops.compute.plugins.module_utils.guest_batch_extras import ItemExtras
+from ansible_collections.virtops.compute.plugins.module_utils.guest_batch_items import (
+    ITEM_OPTIONS, guest_options, secret_values, validate_item,
+)
 from ansible_collections.virtops.compute.plugins.module_utils.guest_lifecycle import GuestConverger
 
 
@@ -32,47 +42,129 @@ class _OneGuest:
         self.check_mode = batch.check_mode
         self.diff_mode = batch.diff_mode
         self.host_cache = host_cache
+        self.log = batch.log
 
 
-SECRET_KEYS = ('password',)
-
-
-def _secret_values(value):
-    found = set()
-    if isinstance(value, dict):
-        for key, inner in value.items():
-            if key in SECRET_KEYS and isinstance(inner, str) and inner:
-                found.add(inner)
-            else:
-                found |= _secret_values(inner)
-    elif isinstance(value, list):
-        for inner in value:
-            found |= _secret_values(inner)
-    return found
-
-
-def validate_items(items, secrets):
-    """Each item checked against the guest module's options; returns them with defaults filled in.
+def validate_items(items, secrets, flavors=None, defaults=None):
+    """Each item checked against the guest module's options and the extra keys; returns them completed.
 
     ``secrets`` (a set) receives the values the options mark no_log, for the module to hide."""
-    validator = ArgumentSpecValidator(GUEST_OPTIONS)
+    validator = ArgumentSpecValidator(ITEM_OPTIONS)
+    defaults = dict(dict(wait_for='none', wait_timeout=300), **(defaults or {}))
     # every secret first, so that an early bad item cannot leave a later item's password in the output
-    secrets.update(_secret_values(items))
+    secrets.update(secret_values(items))
     validated, names = [], {}
     for index, item in enumerate(items):
         if not isinstance(item, dict):
             raise VirtopsError('guests[%d] must be a dictionary of guest options, got %s.' % (index, type(item).__name__))
-        result = validator.validate(item)
-        secrets.update(result._no_log_values)
-        label = 'guests[%d]%s' % (index, " ('%s')" % item['name'] if isinstance(item.get('name'), str) else '')
-        if result.error_messages:
-            raise VirtopsError('%s: %s.' % (label, result.error_messages[0].rstrip('.')))
-        name = result.validated_parameters['name']
+        params = validate_item(validator, item, index, flavors or {}, defaults, secrets)
+        name = params['name']
         if name in names:
             raise VirtopsError("guests[%d]: guest '%s' is already named by guests[%d]." % (index, name, names[name]))
         names[name] = index
-        validated.append(result.validated_parameters)
+        validated.append(params)
     return validated
+
+
+def _lookup(conn, name):
+    try:
+        return conn.lookupByName(name)
+    except libvirt.libvirtError as err:
+        if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+            return None
+        raise
+
+
+def _merge(outcome, earlier):
+    """Fold an earlier GuestConverger result (or the extras' changes and notes) into ``outcome``."""
+    changes, notes = earlier
+    outcome['changes'] = list(changes) + [change for change in outcome.get('changes') or [] if change not in changes]
+    actions = list(notes) + list(outcome.get('actions') or [])
+    if actions:
+        outcome['actions'] = actions
+    outcome['changed'] = bool(outcome['changes'])
+
+
+def _new_guest(vm, extras, guest, host_cache):
+    """GuestConverger for a guest not defined yet; a drive this run wrote for it goes again if it is not defined."""
+    try:
+        return GuestConverger(_OneGuest(vm, guest, host_cache)).run()
+    except (VirtopsError, libvirt.libvirtError):
+        if _lookup(vm.conn, guest['name']) is None:
+            extras.undo_new_drive()
+        raise
+
+
+def converge_one(vm, item, host_cache):
+    """One item: drive, guest, volumes, in that order; returns its result entry."""
+    params = dict(item, uri=vm.params.get('uri'))
+    extras = ItemExtras(vm, params)
+    extras.preflight()
+    dom = _lookup(vm.conn, params['name'])
+    if params['state'] == 'absent':
+        outcome = GuestConverger(_OneGuest(vm, guest_options(params), host_cache)).run()
+        extras.remove_drives()
+        _merge(outcome, (extras.changes, []))
+        if extras.notes:
+            outcome['actions'] = outcome.get('actions', []) + extras.notes
+        return outcome
+    extras.config_drive(dom)
+    guest = guest_options(params)
+    earlier = ([], [])
+    if dom is None and not vm.check_mode and params.get('volumes') and params['state'] != 'stopped':
+        # attached before the first start, so that the guest finds its volumes at boot rather than hot-plugged
+        first = _new_guest(vm, extras, dict(guest, state='stopped'), host_cache)
+        try:
+            extras.attach_volumes(_lookup(vm.conn, params['name']))
+        except VirtopsError as err:
+            raise VirtopsError('%s; the guest is defined and stays stopped.' % str(err).rstrip('.')) from None
+        earlier = (first['changes'], (first.get('actions') or []) + extras.later_notes)
+        extras.later_notes = []
+        outcome = GuestConverger(_OneGuest(vm, guest, host_cache)).run()
+    elif dom is None:
+        outcome = _new_guest(vm, extras, guest, host_cache)
+    else:
+        outcome = GuestConverger(_OneGuest(vm, guest, host_cache)).run()
+    if earlier[0] or earlier[1]:
+        _merge(outcome, earlier)
+    elif params.get('volumes'):
+        extras.attach_volumes(_lookup(vm.conn, params['name']))
+    extras.drop_other_drive()
+    _merge(outcome, (extras.changes, extras.notes))
+    if extras.later_notes:
+        outcome['actions'] = outcome.get('actions', []) + extras.later_notes
+    if extras.drive is not None:
+        outcome['config_drive'] = extras.drive
+    if extras.changes and outcome.get('guest') is not None:
+        outcome['guest'] = Guest(_lookup(vm.conn, params['name'])).info()
+    return outcome
+
+
+def _wait_all(vm, items, results):
+    """Wait, all at once, for every running item that asks to; a wait that fails fails its item."""
+    waiting = [index for index, item in enumerate(items)
+               if item['wait_for'] != 'none' and item['state'] == 'running' and not results[index].get('failed')]
+    if not waiting or vm.check_mode:
+        return
+
+    def one(index):
+        item = items[index]
+        try:
+            dom = vm.conn.lookupByName(item['name'])
+            seconds = guest_wait.wait(item['wait_for'], item['wait_timeout'], guest_wait.libvirt_agent(dom),
+                                      guest_wait.libvirt_running(dom))
+        except guest_wait.WaitFailed as err:
+            results[index].update(failed=True, msg="guest '%s': %s." % (item['name'], err))
+            return
+        except libvirt.libvirtError as err:
+            results[index].update(failed=True, msg=describe_libvirt_error(
+                err, subject="guest '%s': waiting for %s failed" % (item['name'], item['wait_for'])))
+            return
+        results[index]['waited'] = {'for': item['wait_for'], 'seconds': round(seconds, 1)}
+        vm.log('guests: %s %s after %.1f s' % (item['name'], item['wait_for'], seconds))
+
+    with ThreadPoolExecutor(max_workers=len(waiting)) as pool:
+        list(pool.map(one, waiting))
 
 
 def converge_all(vm, items, workers):
@@ -84,7 +176,7 @@ def converge_all(vm, items, workers):
     def one(index):
         params = items[index]
         try:
-            outcome = GuestConverger(_OneGuest(vm, params, host_cache)).run()
+            outcome = converge_one(vm, params, host_cache)
         except VirtopsError as err:
             outcome = dict(failed=True, msg=str(err))
         except libvirt.libvirtError as err:
@@ -96,8 +188,12 @@ def converge_all(vm, items, workers):
             done = sum(1 for r in results if r is not None)
             vm.log('guests: %s %s (%d of %d done)' % (params['name'], word, done, len(items)))
 
+    # made once here: worker threads each finding the pool missing would race to define it
+    for name in sorted(set(item['storage_pool'] for item in items if item['state'] != 'absent')):
+        instance_storage.ensure_pool(vm.conn, name, check_mode=vm.check_mode)
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(items) or 1))) as pool:
         list(pool.map(one, range(len(items))))
+    _wait_all(vm, items, results)
     failed = [r for r in results if r.get('failed')]
     summary = dict(total=len(results), changed=sum(1 for r in results if r.get('changed')), failed=len(failed))
     result = dict(changed=summary['changed'] > 0, guests=results, summary=summary)

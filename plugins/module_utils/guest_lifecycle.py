@@ -92,7 +92,8 @@ class GuestConverger:
         if params['state'] == 'absent':
             return self._result(self._remove(dom))
         rescue = params['state'] == 'rescued'
-        if dom is None:
+        created = dom is None
+        if created:
             dom = self._create()
         else:
             if not rescue:
@@ -106,6 +107,8 @@ class GuestConverger:
                 elif not rescue:
                     self._set_power(dom, params['state'])
             except (VirtopsError, libvirt.libvirtError) as err:
+                if created:
+                    self._undo_create(dom, err)
                 if self._restore is None:
                     raise
                 self._roll_back(dom, 'starting it with the new %s failed' % ', '.join(self._restore['changes']), err)
@@ -170,7 +173,7 @@ class GuestConverger:
             raise VirtopsError('%s: a new guest needs an image or a kernel to boot.' % self.where())
         guest_nics.check_networks(self.conn, self.where(), params.get('nics'))
         self.tracker.add('state', 'absent', params['state'])
-        pool = instance_storage.ensure_pool(self.conn, params['storage_pool'], check_mode=self.check)
+        pool = instance_storage.ensure_pool(self.conn, params['storage_pool'], check_mode=self.check, where=self.where())
         root = None
         if params.get('image'):
             image_format, image_bytes = instance_storage.describe_image(self.conn, params['image'], self.name)
@@ -202,6 +205,16 @@ class GuestConverger:
             raise VirtopsError(describe_libvirt_error(err, subject='%s: libvirt refused the definition' % self.where()))
         self.notes.append('defined')
         return dom
+
+    def _undo_create(self, dom, err):
+        """A guest this run defined but could not bring to its state is removed, so a failed run leaves nothing."""
+        message = str(err) if isinstance(err, VirtopsError) else describe_libvirt_error(err, subject=self.where())
+        try:
+            self._remove(dom)
+        except libvirt.libvirtError as undo_err:
+            raise VirtopsError('%s, and removing the new guest again failed too: %s.'
+                               % (message.rstrip('.'), describe_libvirt_error(undo_err).rstrip('.'))) from None
+        raise VirtopsError('%s; the new guest was removed again.' % message.rstrip('.')) from None
 
     # ------------------------------------------------------------------ change
 
@@ -263,10 +276,20 @@ class GuestConverger:
             return
         guest_spec.apply_spec(current_domain, changes, self.params)
         if active and not restart_needed:
-            self._apply_live(dom, changes)
-            self.conn.defineXML(current_domain.to_xml())
-            self.notes.append('applied %s live' % ', '.join(changes))
-            return
+            try:
+                self._apply_live(dom, changes)
+            except libvirt.libvirtError as err:
+                # e.g. vCPUs that were not defined hot-unpluggable: a restart applies what a live change cannot
+                if not self.params['allow_restart']:
+                    raise VirtopsError('%s: the live change of %s failed (%s); set allow_restart to true to apply it '
+                                       'with a restart.' % (self.where(), ', '.join(changes), _cause(err, self.where())))
+                restart_needed = list(changes)
+                self.notes.append('the live change of %s failed (%s), so the guest is restarted to apply it'
+                                  % (', '.join(changes), _cause(err, self.where())))
+            else:
+                self.conn.defineXML(current_domain.to_xml())
+                self.notes.append('applied %s live' % ', '.join(changes))
+                return
         # libvirt still holds the definition from before: apply_spec changed only the model
         previous_xml = dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE | libvirt.VIR_DOMAIN_XML_SECURE)
         self._restore = dict(xml=previous_xml, power=_power(dom), changes=changes)
@@ -298,17 +321,13 @@ class GuestConverger:
 
     def _apply_live(self, dom, changes):
         live = libvirt.VIR_DOMAIN_AFFECT_LIVE
-        try:
-            if 'disk_qos' in changes:
-                qos = dict((key, self.params['disk_qos'].get(key) or 0) for key in guest_spec.QOS_KEYS)
-                dom.setBlockIoTune(guest_spec.ROOT_TARGET, qos, live)
-            if 'vcpus' in changes:
-                dom.setVcpusFlags(self.params['vcpus'], live)
-            if 'memory_mb' in changes:
-                dom.setMemoryFlags(self.params['memory_mb'] * 1024, live)
-        except libvirt.libvirtError as err:
-            raise VirtopsError(describe_libvirt_error(err, subject='%s: the live change of %s failed'
-                                                      % (self.where(), ', '.join(changes))))
+        if 'disk_qos' in changes:
+            qos = dict((key, self.params['disk_qos'].get(key) or 0) for key in guest_spec.QOS_KEYS)
+            dom.setBlockIoTune(guest_spec.ROOT_TARGET, qos, live)
+        if 'vcpus' in changes:
+            dom.setVcpusFlags(self.params['vcpus'], live)
+        if 'memory_mb' in changes:
+            dom.setMemoryFlags(self.params['memory_mb'] * 1024, live)
 
     def _root_growth(self, current_domain):
         size_gb = self.params.get('root_size_gb')

@@ -65,10 +65,20 @@ def validate(name, params):
         if graphic.get('type') == 'vnc' and len(graphic.get('password') or '') > 8:
             raise VirtopsError('%s: graphics[%d].password is %d characters long; VNC allows at most 8.'
                                % (where, index, len(graphic['password'])))
+    qos = params.get('disk_qos') or {}
+    for kind in ('bytes', 'iops'):
+        split = [key for key in ('read_%s_sec' % kind, 'write_%s_sec' % kind) if qos.get(key)]
+        if qos.get('total_%s_sec' % kind) and split:
+            # libvirt takes a total limit or read/write limits, never both, and would drop one silently
+            raise VirtopsError('%s: disk_qos.total_%s_sec cannot be combined with disk_qos.%s.' % (where, kind, split[0]))
     guest_nics.validate_nics(where, params.get('nics'))
     console = params.get('serial_console')
     if console and console.get('type') == 'tcp' and not console.get('port'):
         raise VirtopsError('%s: serial_console of type tcp needs a port.' % where)
+    if console and console.get('port') is not None and not 1 <= console['port'] <= 65535:
+        raise VirtopsError('%s: serial_console.port must be from 1 to 65535, got %d.' % (where, console['port']))
+    if params.get('shutdown_timeout') is not None and params['shutdown_timeout'] < 0:
+        raise VirtopsError('%s: shutdown_timeout must not be negative, got %d.' % (where, params['shutdown_timeout']))
 
 
 def _normal_graphics(items):

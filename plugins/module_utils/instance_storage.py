@@ -32,24 +32,52 @@ def serial_log_name(guest):
     return '%s-console.log' % guest
 
 
-def ensure_pool(conn, name=DEFAULT_POOL, path=DEFAULT_POOL_PATH, check_mode=False):
-    """The instance pool, defined, built, started and autostarted when missing; None in check mode if absent."""
+def ensure_pool(conn, name=DEFAULT_POOL, path=DEFAULT_POOL_PATH, check_mode=False, where=None):
+    """The instance pool, defined, built, started and autostarted when missing; None in check mode if absent.
+
+    With ``where`` (the guest a user names the pool for), only the default pool is made on demand:
+    another name given the default pool's directory would clash with it, and a misspelt name must
+    not become a new pool."""
     try:
         pool = conn.storagePoolLookupByName(name)
     except libvirt.libvirtError:
+        if where and name != DEFAULT_POOL and path == DEFAULT_POOL_PATH:
+            raise VirtopsError("%sstorage_pool '%s' does not exist; create it with the storage_pool module first."
+                               % (where + ': ', name)) from None
         if check_mode:
             return None
         model = StoragePool()
         model.type = 'dir'
         model.name = name
         model.target_path = path
-        pool = conn.storagePoolDefineXML(model.to_xml(), 0)
-        pool.build(0)
-        pool.setAutostart(1)
+        pool = _define_pool(conn, model)
     if not pool.isActive():
         if check_mode:
             return pool
-        pool.create(0)
+        try:
+            pool.create(0)
+        except libvirt.libvirtError:
+            # a concurrent run (another guest of a batch, another play) started it first
+            if not pool.isActive():
+                raise
+    return pool
+
+
+def _define_pool(conn, model):
+    try:
+        pool = conn.storagePoolDefineXML(model.to_xml(), 0)
+    except libvirt.libvirtError as exc:
+        # a concurrent run defined it between our lookup and our define: theirs is the same pool
+        try:
+            pool = conn.storagePoolLookupByName(model.name)
+        except libvirt.libvirtError:
+            raise exc from None
+    try:
+        pool.build(0)
+    except libvirt.libvirtError:
+        # built already (by that concurrent run); starting it below says so if the directory is unusable
+        pass
+    pool.setAutostart(1)
     return pool
 
 

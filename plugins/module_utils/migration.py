@@ -24,12 +24,13 @@ MIGRATE_UNSAFE = 512
 MIGRATE_ABORT_ON_ERROR = 4096
 MIGRATE_AUTO_CONVERGE = 8192
 MIGRATE_POSTCOPY = 32768
+MIGRATE_TLS = 65536
 
 FLAG_NAMES = (
     (MIGRATE_LIVE, 'live'), (MIGRATE_PEER2PEER, 'peer2peer'), (MIGRATE_PERSIST_DEST, 'persist_dest'),
     (MIGRATE_UNDEFINE_SOURCE, 'undefine_source'), (MIGRATE_NON_SHARED_DISK, 'non_shared_disk'),
     (MIGRATE_NON_SHARED_INC, 'non_shared_inc'), (MIGRATE_UNSAFE, 'unsafe'), (MIGRATE_ABORT_ON_ERROR, 'abort_on_error'),
-    (MIGRATE_AUTO_CONVERGE, 'auto_converge'), (MIGRATE_POSTCOPY, 'postcopy'),
+    (MIGRATE_AUTO_CONVERGE, 'auto_converge'), (MIGRATE_POSTCOPY, 'postcopy'), (MIGRATE_TLS, 'tls'),
 )
 
 # Cache modes under which QEMU keeps no host page cache of its own, so two hosts on shared storage agree.
@@ -166,6 +167,8 @@ def build_plan(domain, params, where):
         flags |= MIGRATE_AUTO_CONVERGE
     if params.get('post_copy'):
         flags |= MIGRATE_POSTCOPY
+    if params.get('tls'):
+        flags |= MIGRATE_TLS
     unsafe = unsafe_disks(domain, copied)
     if params.get('allow_unsafe'):
         flags |= MIGRATE_UNSAFE

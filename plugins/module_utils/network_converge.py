@@ -123,7 +123,12 @@ class NetworkConverger:
         subnets = {}
         for net in self.vm.conn.listAllNetworks(0):
             if net.name() != self.name:
-                subnets[net.name()] = subnet_of(Network.from_xml(net.XMLDesc(libvirt.VIR_NETWORK_XML_INACTIVE)))
+                try:
+                    subnets[net.name()] = subnet_of(Network.from_xml(net.XMLDesc(libvirt.VIR_NETWORK_XML_INACTIVE)))
+                except libvirt.libvirtError as err:
+                    # removed by someone else since the listing: it no longer takes any subnet
+                    if err.get_error_code() != libvirt.VIR_ERR_NO_NETWORK:
+                        raise
         return subnets
 
     def _do(self, action, func, *args):

@@ -136,6 +136,8 @@ def _check_ip(label, ip, routes):
 def validate(params):
     """Refuse what cannot make a working network, in one sentence naming the option; returns the subnet or None."""
     label = "network '%s'" % params['name']
+    if not params['name'] or '/' in params['name'] or params['name'].strip() != params['name']:
+        raise VirtopsError("%s: name must be non-empty, without '/' or surrounding spaces." % label)
     mode = params['mode']
     if mode is None:
         raise VirtopsError('%s: mode is needed unless state is absent.' % label)

@@ -24,6 +24,7 @@ import subprocess
 import time
 
 from ansible_collections.virtops.compute.plugins.module_utils import states
+from ansible_collections.virtops.compute.plugins.module_utils.agent_calls import agent_call, check_timeout
 from ansible_collections.virtops.compute.plugins.module_utils.connection import VirtopsError, is_local_uri, libvirt
 from ansible_collections.virtops.compute.plugins.module_utils.guest import require_domain
 from ansible_collections.virtops.compute.plugins.module_utils.live_devices import libvirt_reason
@@ -63,6 +64,8 @@ class Snapshotter:
         if mode == 'live' and power not in ('running', 'paused'):
             raise VirtopsError('%s is %s; a live snapshot needs it running (mode cold or auto copies a stopped guest).'
                                % (self.where, power))
+        if params['quiesce']:
+            check_timeout(self.where, params['agent_timeout'])
         if params['quiesce'] and mode == 'live' and not any(c.is_guest_agent for c in Domain.from_xml(dom.XMLDesc(0)).channels):
             raise VirtopsError('%s: quiesce needs the guest agent channel (guest_agent: true).' % self.where)
         exists = os.path.exists(dest) if local else self._volume_at(dest) is not None
@@ -147,29 +150,46 @@ class Snapshotter:
         os.rename(partial, dest)
         return 0.0, frozen
 
+    def _why_copy_stopped(self):
+        """QEMU ends a mirror whose target fails to write without saying why through libvirt; a full
+        destination is the usual cause, and its free space tells."""
+        directory = os.path.dirname(self.params['dest'])
+        free = None
+        if is_local_uri(self.params.get('uri')) and os.path.isdir(directory):
+            stat = os.statvfs(directory)
+            free = stat.f_bavail * stat.f_frsize
+        else:
+            pool = self._pool_for(directory)
+            if pool is not None:
+                free = pool.info()[3]
+        if free is not None and free < 16 * MIB:
+            return ' because there is no space left in %s (%d MiB free); nothing was kept' % (directory, free // MIB)
+        return ''
+
     def _freeze(self, dom):
+        seconds = self.params['agent_timeout']
         try:
-            dom.fsFreeze(None, 0)
-        except libvirt.libvirtError as err:
+            agent_call(dom, self.where, 'freezing its filesystems through the guest agent', seconds,
+                       lambda: dom.fsFreeze(None, 0))
+        except VirtopsError:
             # a freeze that timed out may still have frozen some filesystems: never leave them so
             try:
-                dom.fsThaw(None, 0)
-            except libvirt.libvirtError:
+                agent_call(dom, self.where, 'thawing', seconds, lambda: dom.fsThaw(None, 0))
+            except VirtopsError:
                 pass
-            raise VirtopsError('%s: freezing its filesystems through the guest agent failed: %s.'
-                               % (self.where, libvirt_reason(err))) from None
+            raise
 
     def _thaw(self, dom):
         last = None
         for _attempt in range(3):
             try:
-                dom.fsThaw(None, 0)
+                agent_call(dom, self.where, 'thawing', self.params['agent_timeout'], lambda: dom.fsThaw(None, 0))
                 return
-            except libvirt.libvirtError as err:
+            except VirtopsError as err:
                 last = err
                 time.sleep(1)
         raise VirtopsError('%s: thawing its filesystems through the guest agent failed (%s), so they may still be '
-                           'frozen; run guest-fsfreeze-thaw in the guest.' % (self.where, libvirt_reason(last)))
+                           'frozen; run guest-fsfreeze-thaw in the guest.' % (self.where, str(last).replace(self.where + ': ', '', 1).rstrip('.')))
 
     def _wait_ready(self, dom, target):
         deadline = time.monotonic() + self.params['timeout']
@@ -177,7 +197,8 @@ class Snapshotter:
         while time.monotonic() < deadline:
             job = dom.blockJobInfo(target, 0)
             if not job:
-                raise VirtopsError('%s: the live copy of %s stopped before it finished.' % (self.where, target))
+                raise VirtopsError('%s: the live copy of %s stopped before it finished%s.'
+                                   % (self.where, target, self._why_copy_stopped()))
             done = int(100 * job['cur'] / job['end']) if job.get('end') else 0
             if done // 10 != reported // 10:
                 self.vm.log('%s: snapshot copy %d%% (%d of %d MiB)' % (self.where, done, job['cur'] // MIB, job['end'] // MIB))

@@ -49,6 +49,12 @@ _PAUSED_REASONS = {
     10: 'crashed', 11: 'starting_up', 12: 'postcopy', 13: 'postcopy_failed',
 }
 
+# Reason codes under VIR_DOMAIN_SHUTOFF: a QEMU that died (killed, out of memory) reads 'crashed', not a shutdown.
+_SHUTOFF_REASONS = {
+    0: 'unknown', 1: 'shutdown', 2: 'destroyed', 3: 'crashed', 4: 'migrated', 5: 'saved',
+    6: 'failed', 7: 'from_snapshot', 8: 'daemon',
+}
+
 
 def state_name(libvirt_state, managed_save=False):
     """Collection state for a libvirt state code (and whether a managed-save image exists)."""
@@ -74,4 +80,6 @@ def describe(libvirt_state, reason=0, managed_save=False):
     result = {'state': name, 'power_state': power_state(name)}
     if libvirt_state == VIR_DOMAIN_PAUSED:
         result['paused_reason'] = paused_reason(reason)
+    elif libvirt_state == VIR_DOMAIN_SHUTOFF and not managed_save:
+        result['stopped_reason'] = _SHUTOFF_REASONS.get(reason, 'unknown')
     return result

@@ -224,6 +224,10 @@ class PoolConverger:
             try:
                 pool.delete(0)
             except libvirt.libvirtError as err:
+                # a directory someone already removed is as deleted as it gets: undefine instead of failing forever
+                if current['state'] != 'active' and 'No such file or directory' in (err.get_error_message() or ''):
+                    pool.undefine()
+                    return
                 if current['state'] == 'active':
                     pool.create(0)
                 raise VirtopsError(describe_libvirt_error(

@@ -19,13 +19,37 @@ import time
 from ansible_collections.virtops.compute.plugins.module_utils import disk_sources, live_devices, secret_store
 from ansible_collections.virtops.compute.plugins.module_utils.connection import VirtopsError, is_local_uri, libvirt
 from ansible_collections.virtops.compute.plugins.module_utils.diff import DifferenceTracker
-from ansible_collections.virtops.compute.plugins.module_utils.guest import require_domain
+from ansible_collections.virtops.compute.plugins.module_utils.guest import disk_errors, require_domain
 from ansible_collections.virtops.compute.plugins.module_utils.model.domain import Domain
 
 TARGET_PATTERN = re.compile(r'^(vd|sd|hd|xvd)[a-z]{1,2}$')
 QOS_KEYS = ('total_bytes_sec', 'read_bytes_sec', 'write_bytes_sec', 'total_iops_sec', 'read_iops_sec', 'write_iops_sec')
 GIB = 1024 ** 3
 MIB = 1024 ** 2
+
+# the volume_attachment module's options but its guest: the guests module takes them per item too (volumes[])
+ATTACHMENT_OPTIONS = dict(
+    target=dict(type='str', required=True),
+    state=dict(type='str', default='present', choices=['present', 'absent']),
+    volume=dict(type='dict', options=dict(pool=dict(type='str', required=True), name=dict(type='str', required=True))),
+    path=dict(type='path'),
+    format=dict(type='str', choices=['raw', 'qcow2']),
+    block=dict(type='path'),
+    iscsi=dict(type='dict', options=dict(
+        portal=dict(type='str', required=True), iqn=dict(type='str', required=True), lun=dict(type='int', default=0),
+        chap_username=dict(type='str'), chap_password=dict(type='str', no_log=True),
+        chap_secret=dict(type='str', no_log=False))),
+    fibre_channel=dict(type='dict', options=dict(target_wwn=dict(type='str', required=True),
+                                                 lun=dict(type='int', required=True))),
+    bus=dict(type='str', default='virtio', choices=['virtio', 'scsi', 'sata', 'usb']),
+    serial=dict(type='str'),
+    readonly=dict(type='bool', default=False),
+    error_policy=dict(type='str', choices=['stop', 'report', 'ignore', 'enospace']),
+    qos=dict(type='dict', options=dict((key, dict(type='int')) for key in QOS_KEYS)),
+    size_gb=dict(type='int'),
+    swap=dict(type='bool', default=False),
+    swap_timeout=dict(type='int', default=3600),
+)
 
 
 class AttachmentConverger:
@@ -99,7 +123,8 @@ class AttachmentConverger:
         result['attachment'] = None if disk is None else dict(
             guest=self.params['guest'], target=disk.target_dev, bus=disk.target_bus, source=disk_sources.describe(disk),
             type=disk.type, format=disk.driver_type, serial=disk.serial, readonly=bool(disk.readonly),
-            qos=dict((key, value) for key, value in disk.iotune.items() if value), live=bool(dom.isActive()))
+            qos=dict((key, value) for key, value in disk.iotune.items() if value), live=bool(dom.isActive()),
+            error_policy=disk.driver_error_policy, error=disk_errors(dom).get(disk.target_dev))
         return result
 
     # ---------------------------------------------------------------- steps
@@ -113,9 +138,13 @@ class AttachmentConverger:
             if secret_store.lookup(self.conn, 'iscsi', iscsi['chap_secret']) is None:
                 raise VirtopsError("%s: no libvirt secret of usage iscsi named '%s'." % (self.where, iscsi['chap_secret']))
             return None
-        if not iscsi.get('chap_password'):
-            return None
         usage_id = disk_sources.chap_usage_id(iscsi['iqn'], iscsi['chap_username'])
+        if not iscsi.get('chap_password'):
+            if secret_store.lookup(self.conn, 'iscsi', usage_id) is None:
+                # the username is not repeated: it may be a password typed into the wrong field
+                raise VirtopsError('%s: no CHAP password is stored for this iscsi.chap_username and iqn; give '
+                                   'iscsi.chap_password or iscsi.chap_secret.' % self.where)
+            return None
         secret, changes = secret_store.ensure(self.conn, 'iscsi', usage_id, iscsi['chap_password'],
                                               'CHAP password of %s for %s' % (iscsi['chap_username'], iscsi['iqn']),
                                               check_mode=self.check)
@@ -150,8 +179,10 @@ class AttachmentConverger:
     def _refuse_fixed_changes(self, current, wanted):
         fixed = [name for name, before, after in (('bus', current.target_bus, wanted.target_bus),
                                                   ('serial', current.serial, wanted.serial),
-                                                  ('readonly', bool(current.readonly), bool(wanted.readonly)))
-                 if before != after and (name != 'serial' or after is not None)]
+                                                  ('readonly', bool(current.readonly), bool(wanted.readonly)),
+                                                  ('error_policy', current.driver_error_policy,
+                                                   wanted.driver_error_policy))
+                 if before != after and (name not in ('serial', 'error_policy') or after is not None)]
         if fixed:
             raise VirtopsError('%s: changing %s of an attached disk needs it detached first (state absent).'
                                % (self.where, ', '.join(fixed)))

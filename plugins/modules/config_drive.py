@@ -330,33 +330,10 @@ def _run(vm):
 def main():
     module = VirtopsModule(
         argument_spec=dict(
+            layout.DRIVE_CONTENT_OPTIONS,
             dest=dict(type='path'),
             pool=dict(type='str'),
             volume=dict(type='str'),
-            format=dict(type='str', default='iso9660', choices=list(image.FORMATS)),
-            uuid=dict(type='str'),
-            name=dict(type='str'),
-            hostname=dict(type='str'),
-            public_keys=dict(type='dict', no_log=False),
-            admin_pass=dict(type='str', no_log=True),
-            meta=dict(type='dict'),
-            user_data=dict(type='str'),
-            vendor_data=dict(type='dict'),
-            network_data=dict(type='dict'),
-            network_data_from_nics=dict(type='list', elements='dict', options=dict(
-                mac=dict(type='str', required=True),
-                address=dict(type='str'),
-                gateway=dict(type='str'),
-                dns=dict(type='list', elements='str'),
-                mtu=dict(type='int'),
-            )),
-            files=dict(type='list', elements='dict', options=dict(
-                path=dict(type='str', required=True),
-                content=dict(type='str', required=True),
-            )),
-            availability_zone=dict(type='str', default='nova'),
-            launch_index=dict(type='int', default=0),
-            random_seed=dict(type='str', no_log=True),
             state=dict(type='str', default='present', choices=['present', 'absent']),
         ),
         # network_data against network_data_from_nics is checked in config_drive_layout, in one sentence

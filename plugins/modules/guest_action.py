@@ -63,6 +63,12 @@ options:
     description: Seconds a soft reboot may take before the guest is reset.
     type: int
     default: 120
+  agent_timeout:
+    description:
+      - Seconds O(action=set_password) waits for the guest agent to answer before it fails. libvirt would
+        otherwise wait without limit for a hung agent.
+    type: int
+    default: 30
   user:
     description: The account whose password O(action=set_password) sets.
     type: str
@@ -198,6 +204,7 @@ def main():
                                                             'migration_abort', 'migration_force_complete']),
             reboot_type=dict(type='str', default='soft', choices=['soft', 'hard']),
             reboot_timeout=dict(type='int', default=120),
+            agent_timeout=dict(type='int', default=30),
             user=dict(type='str', default='root'),
             password=dict(type='str', no_log=True),
             image=dict(type='path'),

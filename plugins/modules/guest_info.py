@@ -65,6 +65,12 @@ guests:
       description: Why a paused guest is paused (user, migration, ioerror, ...).
       type: str
       returned: when paused
+    stopped_reason:
+      description:
+        - Why a shut-off guest is off; C(crashed) when its QEMU process died (killed, out of memory), C(shutdown)
+          after a clean shutdown, C(destroyed) after a forced stop.
+      type: str
+      returned: when shut off (not suspended)
     max_mem_kb:
       description: The most memory the guest may have, in KiB.
       type: int
@@ -78,7 +84,11 @@ guests:
       description: Cumulative CPU time in nanoseconds.
       type: int
     disks:
-      description: Each disk's C(target), C(bus), C(device), C(type), C(source), C(format), C(readonly), C(serial) and C(qos) when limited.
+      description:
+        - Each disk's C(target), C(bus), C(device), C(type), C(source), C(format), C(readonly), C(serial),
+          C(error_policy) and C(qos) when limited.
+        - C(error) is C(io_error) or C(no_space) when I/O on the disk failed and its error policy paused the guest
+          (see O(virtops.compute.volume_attachment#module:error_policy)), else null.
       type: list
       elements: dict
     interfaces:

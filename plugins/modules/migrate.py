@@ -72,6 +72,16 @@ options:
       - Set V(true) only when both hosts really see the same, coherent disk files.
     type: bool
     default: false
+  tls:
+    description:
+      - Encrypt the migration stream (memory and copied disks) with TLS between the two QEMU processes (libvirt's
+        C(VIR_MIGRATE_TLS)).
+      - Both hosts need X.509 certificates for QEMU (C(migrate_tls_x509_cert_dir) in C(qemu.conf), by default
+        C(/etc/pki/qemu)); the migration fails before anything moves when they are missing or do not match.
+      - This protects the data QEMU sends; the libvirt connection to the destination is protected by a
+        C(qemu+tls://) or C(qemu+ssh://) O(dest_uri).
+    type: bool
+    default: false
   bandwidth_mib:
     description: Limit for the migration traffic, in MiB/s. Unlimited when omitted.
     type: int
@@ -150,6 +160,12 @@ EXAMPLES = r'''
   poll: 0
   register: move
 
+- name: Move web2 with the libvirt connection and the migration stream both under TLS
+  virtops.compute.migrate:
+    guest: web2
+    dest_uri: qemu+tls://compute2.example.com/system
+    tls: true
+
 - name: Give up on it from another task
   virtops.compute.guest_action:
     name: db1
@@ -196,6 +212,7 @@ def main():
             live=dict(type='bool', default=True),
             copy_storage=dict(type='str', default='none', choices=['none', 'all', 'incremental']),
             allow_unsafe=dict(type='bool', default=False),
+            tls=dict(type='bool', default=False),
             bandwidth_mib=dict(type='int'),
             max_downtime_ms=dict(type='int'),
             auto_converge=dict(type='bool', default=False),

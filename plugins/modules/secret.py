@@ -32,8 +32,10 @@ options:
     type: str
     required: true
   value:
-    description: The secret value (a CHAP password, a passphrase, a key). Needed to create a secret.
-    type: str
+    description:
+      - The secret value (a CHAP password, a passphrase, a key). Needed to create a secret.
+      - A string (a number is taken as its digits); a list or mapping is refused rather than stored as its text.
+    type: raw
   description:
     description: A human description; left as it is when omitted.
     type: str
@@ -102,6 +104,11 @@ def _run(vm):
         if vm.diff_mode:
             result['diff'] = tracker.diff()
         return result
+    if isinstance(params['value'], (list, dict, bool)):
+        # type str would store the list's text as the secret; the value itself is never named
+        raise VirtopsError('%s: value must be a string, not a %s.' % (label, type(params['value']).__name__))
+    if isinstance(params['value'], (int, float)):
+        params['value'] = str(params['value'])
     if existing is None and params['value'] is None:
         raise VirtopsError('%s: a new secret needs a value.' % label)
     secret, changes = secret_store.ensure(vm.conn, params['usage'], params['usage_id'], params['value'],
@@ -122,7 +129,7 @@ def main():
         argument_spec=dict(
             usage=dict(type='str', required=True, choices=['iscsi', 'volume', 'ceph']),
             usage_id=dict(type='str', required=True),
-            value=dict(type='str', no_log=True),
+            value=dict(type='raw', no_log=True),
             description=dict(type='str'),
             state=dict(type='str', default='present', choices=['present', 'absent']),
         ),

@@ -59,6 +59,12 @@ options:
     description: Seconds a live copy may take to catch up before it is cancelled.
     type: int
     default: 3600
+  agent_timeout:
+    description:
+      - Seconds each guest-agent call of O(quiesce=true) (freeze, thaw) may wait for an answer; a hung agent
+        fails the snapshot (its filesystems thawed, the copy cancelled) instead of blocking it without limit.
+    type: int
+    default: 30
 extends_documentation_fragment:
   - virtops.compute.connection
   - virtops.compute.connection.check_mode
@@ -139,6 +145,7 @@ def main():
             disk=dict(type='str', default='vda'),
             force=dict(type='bool', default=False),
             timeout=dict(type='int', default=3600),
+            agent_timeout=dict(type='int', default=30),
         ),
         supports_check_mode=True,
     )

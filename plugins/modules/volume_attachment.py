@@ -114,6 +114,16 @@ options:
     description: Attach read-only.
     type: bool
     default: false
+  error_policy:
+    description:
+      - What QEMU does when a write to the disk fails (a lost iSCSI LUN, a full file system). C(stop) pauses the
+        guest (M(virtops.compute.guest_info) then reports C(paused_reason=ioerror) and the disk's C(error)) until
+        it is resumed, which retries the I/O; C(report) passes the error to the guest; C(enospace) pauses only
+        when the host has no space left; C(ignore) drops the error.
+      - Omitted, the hypervisor's default (C(report)). Changing it on an attached disk needs the disk detached
+        first.
+    type: str
+    choices: [stop, report, ignore, enospace]
   qos:
     description: I/O limits of the disk; changed live on a running guest. Omitted keys mean no limit.
     type: dict
@@ -204,7 +214,7 @@ attachment:
   returned: always
   type: dict
   sample: {guest: web1, target: vdb, bus: virtio, source: /var/lib/libvirt/images/web1-data.qcow2, type: file,
-           format: qcow2, serial: web1-data, readonly: false, qos: {}, live: true}
+           format: qcow2, serial: web1-data, readonly: false, qos: {}, live: true, error_policy: null, error: null}
 changes:
   description: What differed (C(disk), C(source), C(qos), C(size_gb), C(chap_secret)).
   returned: always
@@ -218,36 +228,12 @@ actions:
 '''
 
 from ansible_collections.virtops.compute.plugins.module_utils.common import VirtopsModule
-from ansible_collections.virtops.compute.plugins.module_utils.volume_attachments import AttachmentConverger
-
-QOS_KEYS = ('total_bytes_sec', 'read_bytes_sec', 'write_bytes_sec', 'total_iops_sec', 'read_iops_sec', 'write_iops_sec')
-QOS = dict((key, dict(type='int')) for key in QOS_KEYS)
+from ansible_collections.virtops.compute.plugins.module_utils.volume_attachments import ATTACHMENT_OPTIONS, AttachmentConverger
 
 
 def main():
     module = VirtopsModule(
-        argument_spec=dict(
-            guest=dict(type='str', required=True),
-            target=dict(type='str', required=True),
-            state=dict(type='str', default='present', choices=['present', 'absent']),
-            volume=dict(type='dict', options=dict(pool=dict(type='str', required=True), name=dict(type='str', required=True))),
-            path=dict(type='path'),
-            format=dict(type='str', choices=['raw', 'qcow2']),
-            block=dict(type='path'),
-            iscsi=dict(type='dict', options=dict(
-                portal=dict(type='str', required=True), iqn=dict(type='str', required=True), lun=dict(type='int', default=0),
-                chap_username=dict(type='str'), chap_password=dict(type='str', no_log=True),
-                chap_secret=dict(type='str', no_log=False))),
-            fibre_channel=dict(type='dict', options=dict(target_wwn=dict(type='str', required=True),
-                                                         lun=dict(type='int', required=True))),
-            bus=dict(type='str', default='virtio', choices=['virtio', 'scsi', 'sata', 'usb']),
-            serial=dict(type='str'),
-            readonly=dict(type='bool', default=False),
-            qos=dict(type='dict', options=QOS),
-            size_gb=dict(type='int'),
-            swap=dict(type='bool', default=False),
-            swap_timeout=dict(type='int', default=3600),
-        ),
+        argument_spec=dict(ATTACHMENT_OPTIONS, guest=dict(type='str', required=True)),
         supports_check_mode=True,
     )
     module.run(lambda vm: AttachmentConverger(vm).run())

@@ -125,3 +125,22 @@ def test_vcpus_and_memory_change_live_below_their_maxima(changes_guest, libvirt_
     assert _wait(lambda: dom.info()[2] <= 130 * 1024), dom.info()
     assert run_module('guest_info', name=NAME)['guests'][0]['vcpus'] == 3
     assert not run_module('guest', **dict(params, vcpus=3, memory_mb=128)).changed
+
+
+def test_vcpus_that_cannot_unplug_live_apply_with_a_restart_when_allowed(changes_guest, libvirt_conn):
+    """vCPUs the guest booted with are not hot-unpluggable: the live change fails, and a restart applies it only when
+    allow_restart is set."""
+    params = dict(changes_guest[0], vcpus=3, max_vcpus=3, memory_mb=128, max_memory_mb=256)
+    assert not run_module('guest', **dict(params, allow_restart=True)).failed
+    boot_id = _boot_id(libvirt_conn)
+    before = libvirt_snapshot(libvirt_conn)
+    refused = run_module('guest', **dict(params, vcpus=1))
+    assert refused.failed
+    assert_one_sentence(refused.msg, NAME, 'vcpus', 'allow_restart')
+    assert libvirt_snapshot(libvirt_conn) == before and _boot_id(libvirt_conn) == boot_id
+    lowered = run_module('guest', **dict(params, vcpus=1, allow_restart=True))
+    assert not lowered.failed, lowered.msg
+    assert any('restarted' in note for note in lowered['actions']), lowered['actions']
+    assert lowered['guest']['vcpus'] == 1 and lowered['guest']['state'] == 'running'
+    assert _boot_id(libvirt_conn) != boot_id
+    assert not run_module('guest', **dict(params, vcpus=1)).changed

@@ -7,7 +7,7 @@ import pytest
 from lab.checks import assert_one_sentence, libvirt_snapshot
 from lab.runner import run_module, run_playbook
 
-NAMES = ['lab-batch-%d' % index for index in range(3)]
+NAMES = ['lab-gr-batch-%d' % index for index in range(3)]
 
 ROLE_PLAY = """
 - name: Converge the batch through the role
@@ -27,6 +27,11 @@ def items(libvirt_conn, tiny_image):
     run_module('guests', guests=[dict(name=name, state='absent') for name in NAMES])
 
 
+def mine(conn):
+    """Only this file's objects: other sessions share the lab and change theirs meanwhile."""
+    return dict((key, value) for key, value in libvirt_snapshot(conn).items() if 'lab-gr-batch' in key)
+
+
 def _recap(out):
     match = re.search(r'localhost\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=0\s+failed=(\d+)', out)
     assert match, out[-2000:]
@@ -34,11 +39,11 @@ def _recap(out):
 
 
 def test_check_mode_first_changes_nothing(libvirt_conn, items):
-    before = libvirt_snapshot(libvirt_conn)
+    before = mine(libvirt_conn)
     result = run_module('guests', check=True, guests=items)
     assert not result.failed, result.msg
     assert result.changed and result['summary'] == dict(total=3, changed=3, failed=0)
-    assert libvirt_snapshot(libvirt_conn) == before
+    assert mine(libvirt_conn) == before
 
 
 def test_role_converges_all_in_one_task_then_is_a_no_op(libvirt_conn, items):
@@ -55,10 +60,10 @@ def test_role_converges_all_in_one_task_then_is_a_no_op(libvirt_conn, items):
 
 
 def test_one_bad_guest_fails_the_task_and_the_others_converge(libvirt_conn, items):
-    wanted = [dict(items[0], state='paused'), dict(name='lab-batch-bad', image='/nonexistent/base.qcow2'), items[1]]
+    wanted = [dict(items[0], state='paused'), dict(name='lab-gr-batch-bad', image='/nonexistent/base.qcow2'), items[1]]
     result = run_module('guests', guests=wanted)
     assert result.failed
-    assert_one_sentence(result.msg, '1 of 3 guests failed', 'lab-batch-bad', '/nonexistent/base.qcow2')
+    assert_one_sentence(result.msg, '1 of 3 guests failed', 'lab-gr-batch-bad', '/nonexistent/base.qcow2')
     assert [entry.get('failed', False) for entry in result['guests']] == [False, True, False]
     assert libvirt_conn.lookupByName(NAMES[0]).state()[0] == 3       # paused, although a sibling failed
     assert run_module('guests', guests=[items[0]]).changed
@@ -66,15 +71,15 @@ def test_one_bad_guest_fails_the_task_and_the_others_converge(libvirt_conn, item
 
 @pytest.mark.parametrize('guests, words', [
     ([dict(image='/x.qcow2')], ['guests[0]', 'name']),
-    ([dict(name='lab-batch-x', vcpus='many')], ['guests[0]', 'lab-batch-x', 'vcpus']),
-    ([dict(name='lab-batch-x', state='gone')], ['guests[0]', 'state']),
-    ([dict(name='lab-batch-x'), dict(name='lab-batch-x')], ['guests[1]', 'lab-batch-x', 'guests[0]']),
-    (['lab-batch-x'], ['guests[0]', 'dictionary']),
+    ([dict(name='lab-gr-batch-x', vcpus='many')], ['guests[0]', 'lab-gr-batch-x', 'vcpus']),
+    ([dict(name='lab-gr-batch-x', state='gone')], ['guests[0]', 'state']),
+    ([dict(name='lab-gr-batch-x'), dict(name='lab-gr-batch-x')], ['guests[1]', 'lab-gr-batch-x', 'guests[0]']),
+    (['lab-gr-batch-x'], ['guests[0]', 'dictionary']),
 ], ids=['no name', 'wrong type', 'bad choice', 'twice', 'not a dict'])
 def test_bad_items_are_refused_before_anything_changes(libvirt_conn, items, guests, words):
-    before = libvirt_snapshot(libvirt_conn)
+    before = mine(libvirt_conn)
     result = run_module('guests', guests=guests + [items[2]])
     assert result.failed
     assert_one_sentence(result.msg, *words)
-    assert libvirt_snapshot(libvirt_conn) == before
+    assert mine(libvirt_conn) == before
     assert 'b4tchPw' not in json.dumps(result.data)

@@ -1,4 +1,4 @@
-"""Live migration of running tiny guests between two lab hosts (lab-host1 -> lab-host2, all on 127.0.0.1):
+"""Live migration of running tiny guests between two lab hosts (lab-host2 -> lab-host9, all on 127.0.0.1):
 shared storage and copy_storage all, with the guest's uptime and disk data carried over, idempotence, check mode,
 and the inputs the module must refuse before anything moves.
 
@@ -124,9 +124,9 @@ def assert_runs_once(here, elsewhere, name):
 # ---------------------------------------------------------------- fixtures
 
 @pytest.fixture(scope='module')
-def lab_pair(second_host, third_host):
-    src, dst = libvirt.open(second_host.uri), libvirt.open(third_host.uri)
-    yield second_host, third_host, src, dst
+def lab_pair(third_host, host_nine):
+    src, dst = libvirt.open(third_host.uri), libvirt.open(host_nine.uri)
+    yield third_host, host_nine, src, dst
     for conn in (src, dst):
         try:
             conn.close()
@@ -136,7 +136,7 @@ def lab_pair(second_host, third_host):
 
 @pytest.fixture
 def migrating(lab_pair, tiny_image):
-    """make(name, disk_xml, extra) starts a tiny guest on lab-host1; every one is removed from both hosts after."""
+    """make(name, disk_xml, extra) starts a tiny guest on lab-host2; every one is removed from both hosts after."""
     _h1, _h2, src, _dst = lab_pair
     made = []
 

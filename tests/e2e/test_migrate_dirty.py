@@ -1,4 +1,4 @@
-"""A tiny guest that dirties its memory faster than a capped link copies it (lab-host1 -> lab-host2): plain pre-copy
+"""A tiny guest that dirties its memory faster than a capped link copies it (lab-host2 -> lab-host9): plain pre-copy
 times out and stays on the source, auto-converge and post-copy finish, migration_force_complete and migration_abort
 from a second task act on a running migration, and a destination that dies mid-migration leaves the guest on the
 source, once."""
@@ -28,7 +28,7 @@ PASS_MIB = 16
 
 @pytest.fixture
 def dirty_guest(lab_pair, migrating):  # pylint: disable=redefined-outer-name
-    """A tiny guest on lab-host1 running the dirtying loop, checked to dirty memory well above the cap."""
+    """A tiny guest on lab-host2 running the dirtying loop, checked to dirty memory well above the cap."""
     _h1, _h2, src, _dst = lab_pair
     migrating(NAME)
     agent_sh(src, NAME, DIRTY_LOOP)

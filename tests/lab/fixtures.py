@@ -17,7 +17,8 @@ make_tiny_guest    (function scope) factory: make_tiny_guest('lab-x') -> LabGues
 second_host        lab.hosts.LabHost 'lab-host1' (qemu+tcp://127.0.0.1:16601/system)
 host_three         lab.hosts.LabHost 'lab-host3' with its own /etc/ansible; host_four 'lab-host4'
 third_host         lab.hosts.LabHost 'lab-host2' (qemu+tcp://127.0.0.1:16602/system)
-host_without_uefi  lab.hosts.LabHost 'lab-host6', a host where no UEFI firmware is installed
+host_nine          lab.hosts.LabHost 'lab-host9' (the migration tests' destination)
+host_without_uefi  lab.hosts.LabHost 'lab-host8', a host where no UEFI firmware is installed
 main_tcp_uri       'qemu+tcp://127.0.0.1:16509/system': the main host over TCP (lab.tcpproxy),
                    for migrations back from lab hosts
 iscsi_target       lab.iscsi.IscsiTarget (tgtd on 127.0.0.1:3260, CHAP)
@@ -27,15 +28,25 @@ Whatever a fixture started (daemons, hosts, tgtd, OVS, the forwarder, the defaul
 network), or adopted from a test session that was killed, is stopped at the end of the
 session; what already ran (e.g. `python -m lab.cli up`) is left running. Lab guests
 (`lab-*`) are always removed. VIRTOPS_LAB_KEEP=1 keeps the services up for debugging.
+
+VIRTOPS_LAB_SHARED=1 is for developers running several sessions side by side against a lab
+started by hand (`python -m lab.cli up ...`): sessions share the lock, stale guests are not
+swept, OVS ports are left alone and the session guests are named per session (lab-tiny-<pid>).
+Each such session must use its own guest names and lab hosts.
 """
 import os
 
 import pytest
 
-from lab import daemons, guests, hosts, iscsi, ovs
+from lab import daemons, guests, hosts, iscsi, ovs, tally
 from lab.proc import SessionLock, adopt, release, say
 
 KEEP = os.environ.get('VIRTOPS_LAB_KEEP') == '1'
+SHARED = os.environ.get('VIRTOPS_LAB_SHARED') == '1'
+# scripts/run-tests.sh runs two sessions (lanes A and B) whose tests use disjoint hosts and guest names
+LANE = os.environ.get('VIRTOPS_LAB_LANE', '')
+SIDE_BY_SIDE = SHARED or bool(LANE)
+SESSION_SUFFIX = '-%d' % os.getpid() if SHARED else ''
 
 
 def _log(msg):
@@ -44,6 +55,12 @@ def _log(msg):
 
 def pytest_configure(config):
     config.addinivalue_line('markers', 'slow: boots a full Debian guest or otherwise takes more than a few seconds')
+
+
+def pytest_terminal_summary(terminalreporter):
+    counted = tally.summary()
+    if counted:
+        terminalreporter.write_sep('=', 'reliability suite: ' + counted)
 
 
 def pytest_collection_modifyitems(items):
@@ -61,7 +78,7 @@ def _keep(what):
 @pytest.fixture(scope='session')
 def lab_session():
     """Held by every lab fixture: one test session uses the lab at a time."""
-    lock = SessionLock(log=_log).acquire()
+    lock = SessionLock(log=_log).acquire(shared=SIDE_BY_SIDE)
     yield lock
     lock.release()
 
@@ -82,7 +99,8 @@ def lab_libvirt(lab_session):
 def libvirt_conn(lab_libvirt):
     import libvirt
     conn = libvirt.open(lab_libvirt)
-    guests.clean_stale(conn, log=_log)
+    if not SIDE_BY_SIDE:
+        guests.clean_stale(conn, log=_log)
     yield conn
     try:
         conn.close()
@@ -122,14 +140,15 @@ def _guest_fixture(conn, name, image, memory_mib, disk=None):
 
 @pytest.fixture(scope='session')
 def tiny_guest(libvirt_conn, tiny_image):
-    yield from _guest_fixture(libvirt_conn, 'lab-tiny', tiny_image, 256)
+    yield from _guest_fixture(libvirt_conn, 'lab-tiny' + SESSION_SUFFIX, tiny_image, 256)
 
 
 @pytest.fixture(scope='session')
 def full_guest(libvirt_conn, full_image):
-    guests.remove_guest(libvirt_conn, 'lab-full', log=_log)
-    disk = guests.make_overlay(full_image, 'lab-full', log=_log)
-    yield from _guest_fixture(libvirt_conn, 'lab-full', full_image, 512, disk=disk)
+    name = 'lab-full' + SESSION_SUFFIX
+    guests.remove_guest(libvirt_conn, name, log=_log)
+    disk = guests.make_overlay(full_image, name, log=_log)
+    yield from _guest_fixture(libvirt_conn, name, full_image, 512, disk=disk)
 
 
 @pytest.fixture
@@ -164,14 +183,15 @@ def _lab_host(index):
     import libvirt
     host = hosts.start_host(index, log=_log)
     mine = adopt('host-' + host.name, host.started)
-    conn = libvirt.open(host.uri)
-    guests.clean_stale(conn, log=_log)
-    conn.close()
+    if not SIDE_BY_SIDE:
+        conn = libvirt.open(host.uri)
+        guests.clean_stale(conn, log=_log)
+        conn.close()
     yield host
     release('host-' + host.name)
     if mine and not _keep(host.name):
         hosts.stop_host(host, log=_log)
-    else:
+    elif not SIDE_BY_SIDE:
         conn = libvirt.open(host.uri)
         guests.clean_stale(conn, log=_log)
         conn.close()
@@ -185,6 +205,12 @@ def second_host(lab_libvirt):
 @pytest.fixture(scope='session')
 def third_host(lab_libvirt):
     yield from _lab_host(2)
+
+
+@pytest.fixture(scope='session')
+def host_nine(lab_libvirt):
+    """lab-host9 (with lab-host2, the pair the migration tests use)."""
+    yield from _lab_host(9)
 
 
 @pytest.fixture(scope='session')
@@ -237,6 +263,7 @@ def ovs_bridge(lab_session):
     mine = adopt('ovs', not was_running)
     yield bridge
     release('ovs')
-    ovs.remove_all_ports(log=_log)
+    if not SIDE_BY_SIDE:
+        ovs.remove_all_ports(log=_log)
     if mine and not _keep('Open vSwitch'):
         ovs.stop_ovs(log=_log)

@@ -29,10 +29,10 @@ from lab.proc import (LAB_ROOT, SHARED_DIR, LabError, cmdline, comm, pid_alive, 
                       run_daemon, say, state_drop, state_save, stop_pid, tail, uts_hostname, wait_for)
 
 HOSTS_DIR = os.path.join(LAB_ROOT, 'hosts')
-MAX_INDEX = 6
+MAX_INDEX = 12
 TCP_PORT_BASE = 16600
 HOST_PROGRAMS = ('libvirtd', 'virtlogd')
-WITHOUT_UEFI_INDEX = 6
+WITHOUT_UEFI_INDEX = 8
 FIRMWARE_DIRS = ('/usr/share/qemu/firmware', '/usr/share/OVMF', '/etc/qemu/firmware')
 
 

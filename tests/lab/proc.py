@@ -219,14 +219,14 @@ class SessionLock:
         self.log = log
         self.fh = None
 
-    def acquire(self, timeout=3600):
+    def acquire(self, timeout=3600, shared=False):
         import fcntl
         os.makedirs(STATE_DIR, mode=0o755, exist_ok=True)
         self.fh = open(LOCK_FILE, 'a+')
         start, said = time.monotonic(), 0
         while True:
             try:
-                fcntl.flock(self.fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(self.fh, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
                 waited = time.monotonic() - start
@@ -238,10 +238,11 @@ class SessionLock:
                              % lock_holder())
                     said = waited + 60
                 time.sleep(1)
-        self.fh.seek(0)
-        self.fh.truncate()
-        self.fh.write('%d\n' % os.getpid())
-        self.fh.flush()
+        if not shared:
+            self.fh.seek(0)
+            self.fh.truncate()
+            self.fh.write('%d\n' % os.getpid())
+            self.fh.flush()
         return self
 
     def release(self):

@@ -75,6 +75,7 @@ class Disk(Device):
     driver_cache = PathAttr('driver', 'cache')
     driver_io = PathAttr('driver', 'io')
     driver_discard = PathAttr('driver', 'discard')
+    driver_error_policy = PathAttr('driver', 'error_policy')
     source_file = PathAttr('source', 'file')
     source_dev = PathAttr('source', 'dev')
     source_dir = PathAttr('source', 'dir')

@@ -1,0 +1,198 @@
+"""Concurrency: two ansible-playbook runs converging the same guest at the same moment (conflicting memory) leave
+one intact guest, each run converged or failed with one sentence, and a rerun converges; and the guest role with
+forks 2 converges guests on two lab hosts at once, each host getting only its own."""
+import json
+import os
+import re
+import shutil
+import subprocess
+import threading
+from xml.etree import ElementTree
+
+import libvirt
+import pytest
+
+from lab import guests, hosts, tally
+from lab.checks import assert_one_sentence
+from lab.inventory import inventory_data
+from lab.proc import cmdline
+from lab.runner import REPO_ROOT, run_playbook
+
+NAME = 'lab-ri-conc'
+WORK = os.path.join(guests.SHARED_DIR, 'ri-conc')
+PER_HOST = 2
+
+PLAY = """
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: converge the contested guest
+      virtops.compute.guest: "{{ guest }}"
+      register: converged
+      ignore_errors: true
+    - name: keep the result
+      ansible.builtin.copy:
+        dest: "{{ result_file }}"
+        content: "{{ converged | to_json }}"
+        mode: '0600'
+"""
+
+ROLE_PLAY = """
+- name: Guests on every compute host
+  hosts: compute
+  gather_facts: false
+  roles:
+    - role: virtops.compute.guest
+"""
+
+
+@pytest.fixture(scope='module')
+def boot(tiny_image):
+    shutil.rmtree(WORK, ignore_errors=True)
+    os.makedirs(WORK, mode=0o755)
+    files = dict(cmdline=tiny_image.cmdline, virt_type='qemu', shutdown_timeout=10)
+    for key in ('kernel', 'initrd'):
+        files[key] = shutil.copy(getattr(tiny_image, key), WORK)
+        os.chmod(files[key], 0o644)
+    yield files
+    shutil.rmtree(WORK, ignore_errors=True)
+
+
+@pytest.fixture(scope='module')
+def lab_two(third_host, boot):
+    conn = libvirt.open(third_host.uri)
+    guests.remove_guest(conn, NAME)
+    yield third_host, conn
+    guests.remove_guest(conn, NAME)
+    conn.close()
+
+
+def _qemu_processes(host_name, guest):
+    return [pid for pid, prog in hosts.host_processes(host_name)
+            if prog.startswith('qemu-system') and any('guest=%s,' % guest in arg for arg in cmdline(pid))]
+
+
+def _race(wanted):
+    """Run one playbook per item of ``wanted`` at the same moment; returns each run's task result."""
+    outcomes = [None] * len(wanted)
+
+    def play(index):
+        result_file = os.path.join(REPO_ROOT, '.build', 'ri-conc-%d-%d.json' % (os.getpid(), index))
+        run = run_playbook(PLAY, timeout=300, extra_vars=dict(guest=wanted[index], result_file=result_file))
+        assert run.rc == 0, run.stdout[-2000:]
+        with open(result_file) as handle:
+            outcomes[index] = json.load(handle)
+        os.unlink(result_file)
+
+    threads = [threading.Thread(target=play, args=(index,)) for index in range(len(wanted))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(outcomes), 'a playbook run did not finish: %r' % outcomes
+    return outcomes
+
+
+def _assert_one_intact_guest(host, conn):
+    doms = [dom for dom in conn.listAllDomains(0) if dom.name() == NAME]
+    assert len(doms) == 1, 'lab-ri-conc is defined %d times' % len(doms)
+    dom = doms[0]
+    assert dom.isPersistent() and dom.state()[0] == libvirt.VIR_DOMAIN_RUNNING
+    assert len(_qemu_processes(host.name, NAME)) == 1, 'not exactly one QEMU runs the guest'
+    path = os.path.join(WORK, 'definition.xml')
+    with open(path, 'w') as handle:
+        handle.write(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+    checked = subprocess.run(['virt-xml-validate', path, 'domain'], capture_output=True, text=True, check=False)
+    assert checked.returncode == 0, checked.stderr or checked.stdout
+    return ElementTree.fromstring(dom.XMLDesc(0))
+
+
+def _assert_clean_outcomes(outcomes):
+    for outcome in outcomes:
+        if outcome.get('failed'):
+            assert_one_sentence(outcome['msg'], NAME)
+
+
+def test_two_playbooks_converging_one_guest(lab_two, boot):
+    host, conn = lab_two
+    base = dict(boot, name=NAME, uri=host.uri)
+    wanted = [dict(base, memory_mb=192, vcpus=1), dict(base, memory_mb=160, vcpus=1)]
+    created = _race(wanted)
+    _assert_clean_outcomes(created)
+    assert any(not o.get('failed') and o['changed'] for o in created), 'neither run created the guest: %r' % created
+    _assert_one_intact_guest(host, conn)
+
+    # both now change the running guest, each towards its own size
+    bigger = dict(wanted[0], vcpus=2, max_vcpus=2, allow_restart=True)
+    changed = _race([bigger, dict(wanted[1], memory_mb=144, allow_restart=True)])
+    _assert_clean_outcomes(changed)
+    _assert_one_intact_guest(host, conn)
+
+    final = _race([bigger])[0]
+    assert not final.get('failed'), final['msg']
+    tree = _assert_one_intact_guest(host, conn)
+    assert tree.findtext('currentMemory') == str(192 * 1024) and tree.findtext('vcpu') == '2'
+    again = _race([bigger])[0]
+    assert not again.get('failed') and not again['changed'], again
+    print('race outcomes: %s' % [(o.get('failed', False), o.get('msg', '')) for o in created + changed])
+
+
+@pytest.fixture(scope='module')
+def two_hosts(third_host, host_nine, boot):
+    conns = [libvirt.open(h.uri) for h in (third_host, host_nine)]
+    names = ['lab-ri-f%d-%d' % (h.index, i) for h in (third_host, host_nine) for i in range(PER_HOST)]
+    for conn in conns:
+        for name in names:
+            guests.remove_guest(conn, name)
+        _drop_empty_instance_pool(conn)
+    yield (third_host, host_nine), conns
+    for conn in conns:
+        for name in names:
+            guests.remove_guest(conn, name)
+        conn.close()
+
+
+def _drop_empty_instance_pool(conn):
+    """Start from a compute host without the instance pool, so the forks race to create it as on a new host."""
+    try:
+        pool = conn.storagePoolLookupByName('virtops-instances')
+    except libvirt.libvirtError:
+        return
+    if pool.isActive():
+        pool.refresh(0)
+        if pool.listAllVolumes(0):
+            return
+        pool.destroy()
+    pool.undefine()
+
+
+def _recaps(out):
+    return {m.group(1): dict(changed=int(m.group(2)), failed=int(m.group(3)))
+            for m in re.finditer(r'(lab-host\d+)\s+: ok=\d+\s+changed=(\d+)\s+unreachable=0\s+failed=(\d+)', out)}
+
+
+def test_guest_role_with_forks_across_hosts(two_hosts, boot, tmp_path):
+    lab_hosts, conns = two_hosts
+    data = inventory_data(lab_hosts)
+    for host in lab_hosts:
+        # each host its own guests, as host variables: one play, the hosts in parallel forks
+        data['compute']['hosts'][host.name]['guests'] = [
+            dict(boot, name='lab-ri-f%d-%d' % (host.index, i), memory_mb=96) for i in range(PER_HOST)]
+    inventory = str(tmp_path / 'inventory.json')
+    with open(inventory, 'w') as handle:
+        json.dump(data, handle)
+    args = ['-i', inventory, '--forks', '2']
+    first = run_playbook(ROLE_PLAY, args=args, timeout=600)
+    assert first.rc == 0, first.stdout[-3000:]
+    recaps = _recaps(first.stdout)
+    assert set(recaps) == {h.name for h in lab_hosts} and all(r['failed'] == 0 for r in recaps.values()), recaps
+    for host, conn in zip(lab_hosts, conns):
+        mine = sorted(d.name() for d in conn.listAllDomains(0) if d.name().startswith('lab-ri-f'))
+        assert mine == ['lab-ri-f%d-%d' % (host.index, i) for i in range(PER_HOST)], (host.name, mine)
+        assert all(conn.lookupByName(n).state()[0] == libvirt.VIR_DOMAIN_RUNNING for n in mine)
+        for name in mine:
+            assert len(_qemu_processes(host.name, name)) == 1
+    again = run_playbook(ROLE_PLAY, args=args, timeout=600)
+    assert again.rc == 0, again.stdout[-3000:]
+    assert all(r['changed'] == 0 for r in _recaps(again.stdout).values()), again.stdout[-2000:]
+    tally.add('concurrent converges checked', 2 * len(lab_hosts))
