@@ -19,6 +19,13 @@ alive() {
     grep -aq websockify "/proc/$pid/cmdline" 2>/dev/null
 }
 
+gone() {
+    # exited (a zombie until this script ends) or no such process; not `alive`, whose cmdline test can fail for
+    # a moment while the child is still between fork and exec
+    [ ! -r "/proc/$1/stat" ] && return 0
+    [ "$(sed 's/^.*) //' "/proc/$1/stat" | cut -d' ' -f1)" = Z ]
+}
+
 same_command() {
     [ -f "$cmdfile" ] && [ "$(cat "$cmdfile")" = "$(printf '%s\n' "$@")" ]
 }
@@ -53,7 +60,7 @@ start() {
     printf '%s\n' "$@" >"$cmdfile"
     i=0
     while [ $i -lt 150 ]; do
-        if ! alive; then
+        if gone "$(cat "$pidfile")"; then
             echo "websockify for port $port exited at start (its log $logfile ends with: $(tail -n 2 "$logfile" | tr '\n' ' ' | sed 's/[.] *$//; s/[.] /; /g'))." >&2
             rm -f "$pidfile" "$cmdfile"
             exit 1
@@ -62,6 +69,8 @@ start() {
         sleep 0.1
         i=$((i + 1))
     done
+    kill "$(cat "$pidfile")" 2>/dev/null
+    rm -f "$pidfile" "$cmdfile"
     echo "websockify did not listen on port $port within 15 seconds (its log $logfile ends with: $(tail -n 2 "$logfile" | tr '\n' ' ' | sed 's/[.] *$//; s/[.] /; /g'))." >&2
     exit 1
 }
