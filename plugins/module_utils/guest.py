@@ -31,6 +31,16 @@ def own_root_disk(domain):
     return root
 
 
+def find_domain(conn, name):
+    """The virDomain named ``name``, or None when there is none (other libvirt errors are raised)."""
+    try:
+        return conn.lookupByName(name)
+    except libvirt.libvirtError as err:
+        if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+            return None
+        raise
+
+
 class Guest:
     """A thin wrapper around a ``virDomain``."""
 
@@ -39,12 +49,8 @@ class Guest:
 
     @classmethod
     def lookup(cls, conn, name):
-        try:
-            return cls(conn.lookupByName(name))
-        except libvirt.libvirtError as err:
-            if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
-                return None
-            raise
+        dom = find_domain(conn, name)
+        return None if dom is None else cls(dom)
 
     @property
     def name(self):

@@ -25,7 +25,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.virtops.compute.plugins.module_utils import guest_wait, instance_storage
 from ansible_collections.virtops.compute.plugins.module_utils.connection import VirtopsError, describe_libvirt_error, libvirt
-from ansible_collections.virtops.compute.plugins.module_utils.guest import Guest
+from ansible_collections.virtops.compute.plugins.module_utils.guest import Guest, find_domain
 from ansible_collections.virtops.compute.plugins.module_utils.guest_batch_extras import ItemExtras
 from ansible_collections.virtops.compute.plugins.module_utils.guest_batch_items import (
     ITEM_OPTIONS, guest_options, secret_values, validate_item,
@@ -66,15 +66,6 @@ def validate_items(items, secrets, flavors=None, defaults=None):
     return validated
 
 
-def _lookup(conn, name):
-    try:
-        return conn.lookupByName(name)
-    except libvirt.libvirtError as err:
-        if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
-            return None
-        raise
-
-
 def _merge(outcome, earlier):
     """Fold an earlier GuestConverger result (or the extras' changes and notes) into ``outcome``."""
     changes, notes = earlier
@@ -90,7 +81,7 @@ def _new_guest(vm, extras, guest, host_cache):
     try:
         return GuestConverger(_OneGuest(vm, guest, host_cache)).run()
     except (VirtopsError, libvirt.libvirtError):
-        if _lookup(vm.conn, guest['name']) is None:
+        if find_domain(vm.conn, guest['name']) is None:
             extras.undo_new_drive()
         raise
 
@@ -100,7 +91,7 @@ def converge_one(vm, item, host_cache):
     params = dict(item, uri=vm.params.get('uri'))
     extras = ItemExtras(vm, params)
     extras.preflight()
-    dom = _lookup(vm.conn, params['name'])
+    dom = find_domain(vm.conn, params['name'])
     if params['state'] == 'absent':
         outcome = GuestConverger(_OneGuest(vm, guest_options(params), host_cache)).run()
         extras.remove_drives()
@@ -115,7 +106,7 @@ def converge_one(vm, item, host_cache):
         # attached before the first start, so that the guest finds its volumes at boot rather than hot-plugged
         first = _new_guest(vm, extras, dict(guest, state='stopped'), host_cache)
         try:
-            extras.attach_volumes(_lookup(vm.conn, params['name']))
+            extras.attach_volumes(find_domain(vm.conn, params['name']))
         except VirtopsError as err:
             raise VirtopsError('%s; the guest is defined and stays stopped.' % str(err).rstrip('.')) from None
         earlier = (first['changes'], (first.get('actions') or []) + extras.later_notes)
@@ -128,7 +119,7 @@ def converge_one(vm, item, host_cache):
     if earlier[0] or earlier[1]:
         _merge(outcome, earlier)
     elif params.get('volumes'):
-        extras.attach_volumes(_lookup(vm.conn, params['name']))
+        extras.attach_volumes(find_domain(vm.conn, params['name']))
     extras.drop_other_drive()
     _merge(outcome, (extras.changes, extras.notes))
     if extras.later_notes:
@@ -136,7 +127,7 @@ def converge_one(vm, item, host_cache):
     if extras.drive is not None:
         outcome['config_drive'] = extras.drive
     if extras.changes and outcome.get('guest') is not None:
-        outcome['guest'] = Guest(_lookup(vm.conn, params['name'])).info()
+        outcome['guest'] = Guest(find_domain(vm.conn, params['name'])).info()
     return outcome
 
 

@@ -19,7 +19,7 @@ import time
 from ansible_collections.virtops.compute.plugins.module_utils import guest_nics, guest_rescue, guest_spec, instance_storage, states
 from ansible_collections.virtops.compute.plugins.module_utils.connection import VirtopsError, describe_libvirt_error, is_local_uri, libvirt
 from ansible_collections.virtops.compute.plugins.module_utils.diff import DifferenceTracker
-from ansible_collections.virtops.compute.plugins.module_utils.guest import Guest
+from ansible_collections.virtops.compute.plugins.module_utils.guest import Guest, find_domain
 from ansible_collections.virtops.compute.plugins.module_utils.model.capabilities import Capabilities, DomainCapabilities
 from ansible_collections.virtops.compute.plugins.module_utils.model.domain import Domain
 
@@ -29,15 +29,6 @@ _UNDEFINE_FLAGS = ('VIR_DOMAIN_UNDEFINE_MANAGED_SAVE', 'VIR_DOMAIN_UNDEFINE_SNAP
 # What a new guest gets for options the user left out; an existing guest keeps what it has.
 CREATE_DEFAULTS = dict(virt_type='kvm', vcpus=1, memory_mb=512, firmware='bios', secure_boot=False, guest_agent=False)
 _TIDY_STATE = {'shutdown': 'stopped', 'crashed': 'stopped', 'nostate': 'stopped'}
-
-
-def _lookup(conn, name):
-    try:
-        return conn.lookupByName(name)
-    except libvirt.libvirtError as err:
-        if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
-            return None
-        raise
 
 
 def _cause(err, where):
@@ -85,7 +76,7 @@ class GuestConverger:
     def run(self):
         params = self.params
         guest_spec.validate(self.name, params)
-        dom = _lookup(self.conn, self.name)
+        dom = find_domain(self.conn, self.name)
         if dom is not None and params.get('uuid') and dom.UUIDString() != params['uuid']:
             raise VirtopsError("%s: a guest of that name already exists with UUID %s, not %s."
                                % (self.where(), dom.UUIDString(), params['uuid']))
@@ -354,7 +345,7 @@ class GuestConverger:
         if not is_local_uri(self.params.get('uri')):
             raise VirtopsError('%s: auto_disk_config grows the root file system with libguestfs on the host itself; '
                                'run the module there (a local uri).' % self.where())
-        dom = _lookup(self.conn, self.name)
+        dom = find_domain(self.conn, self.name)
         if dom is not None and dom.isActive() and not self.params['allow_restart']:
             raise VirtopsError('%s: growing the root file system (auto_disk_config) needs the guest off; set '
                                'allow_restart to true to allow it.' % self.where())
