@@ -14,7 +14,7 @@ import subprocess
 import libvirt
 import pytest
 
-from lab import tally
+from lab import guests, tally
 from lab.checks import libvirt_snapshot
 from lab.fixtures import SHARED
 from lab.runner import run_module
@@ -100,15 +100,7 @@ def _clean(conn):
         run_module('secret', state='absent', **params)
     run_module('nwfilter', name=FILTER, state='absent')
     run_module('network', name=NETWORK, state='absent')
-    try:
-        pool = conn.storagePoolLookupByName(POOL)
-        if pool.isActive():
-            for vol in pool.listAllVolumes(0):
-                vol.delete(0)
-            pool.destroy()
-        pool.undefine()
-    except libvirt.libvirtError:
-        pass
+    guests.remove_pool(conn, POOL, delete_volumes=True)
     shutil.rmtree(WORK, ignore_errors=True)
 
 

@@ -50,10 +50,8 @@ ROLE_PLAY = """
 def boot(tiny_image):
     shutil.rmtree(WORK, ignore_errors=True)
     os.makedirs(WORK, mode=0o755)
-    files = dict(cmdline=tiny_image.cmdline, virt_type='qemu', shutdown_timeout=10)
-    for key in ('kernel', 'initrd'):
-        files[key] = shutil.copy(getattr(tiny_image, key), WORK)
-        os.chmod(files[key], 0o644)
+    files = dict(cmdline=tiny_image.cmdline, virt_type='qemu', shutdown_timeout=10,
+                 **guests.readable_boot_files(tiny_image, WORK))
     yield files
     shutil.rmtree(WORK, ignore_errors=True)
 

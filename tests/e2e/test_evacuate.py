@@ -5,7 +5,6 @@ import glob
 import json
 import os
 import shutil
-import subprocess
 import time
 
 import libvirt
@@ -38,13 +37,7 @@ def _remove_everywhere():
         try:
             for name in NAMES:
                 guests.remove_guest(conn, name)
-            try:
-                pool = conn.storagePoolLookupByName(POOL)
-                if pool.isActive():
-                    pool.destroy()
-                pool.undefine()
-            except libvirt.libvirtError:
-                pass
+            guests.remove_pool(conn, POOL)
         finally:
             conn.close()
     shutil.rmtree(WORK, ignore_errors=True)
@@ -58,13 +51,8 @@ def recorded(computes, tiny_image):
     for sub in ('boot', 'drives'):
         os.makedirs(os.path.join(WORK, sub), mode=0o755)
     os.chmod(WORK, 0o755)
-    base = os.path.join(WORK, 'base.qcow2')
-    subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', base, '32M'], check=True)
-    os.chmod(base, 0o644)
-    boot = {}
-    for key in ('kernel', 'initrd'):
-        boot[key] = shutil.copy(getattr(tiny_image, key), os.path.join(WORK, 'boot'))
-        os.chmod(boot[key], 0o644)
+    base = guests.blank_image(os.path.join(WORK, 'base.qcow2'), '32M')
+    boot = guests.readable_boot_files(tiny_image, os.path.join(WORK, 'boot'))
     drive = os.path.join(WORK, 'drives', 'lab-evac-1.iso')
     assert not run_module('storage_pool', uri=source.uri, name=POOL, type='dir', path=POOL_DIR).failed
     common = dict(uri=source.uri, virt_type='qemu', cmdline=tiny_image.cmdline, image=base, storage_pool=POOL,

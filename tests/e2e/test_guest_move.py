@@ -6,6 +6,7 @@ import subprocess
 import libvirt
 import pytest
 
+from lab import guests
 from lab.checks import assert_one_sentence, libvirt_snapshot
 from lab.console import serial_shell
 from lab.runner import run_module
@@ -22,11 +23,7 @@ def move_guest(libvirt_conn, second_host, tiny_image):
     if not os.path.exists(base):
         subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', base, '32M'], check=True)
     # the kernel and initramfs must be where both hosts see them too
-    boot = {}
-    for key in ('kernel', 'initrd'):
-        shared = os.path.join(second_host.shared_dir, 'move-' + os.path.basename(getattr(tiny_image, key)))
-        subprocess.run(['cp', getattr(tiny_image, key), shared], check=True)
-        boot[key] = shared
+    boot = guests.readable_boot_files(tiny_image, second_host.shared_dir, prefix='move-')
     params = dict(name=NAME, virt_type='qemu', memory_mb=160, cmdline=tiny_image.cmdline, image=base,
                   nics=[dict(user=True, mac=MAC)], serial_console=dict(type='tcp', port=PORT), shutdown_timeout=15,
                   **boot)

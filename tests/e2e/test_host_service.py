@@ -2,13 +2,12 @@
 with a tiny guest that must live through all of it."""
 import json
 import os
-import shutil
 import time
 
 import libvirt
 import pytest
 
-from lab import hosts
+from lab import guests, hosts
 from lab.checks import assert_one_sentence
 from lab.console import serial_shell
 from lab.runner import run_module
@@ -64,11 +63,7 @@ def guest(host_three, tiny_image):
     note = os.path.join(host_three.state_dir, 'libvirtd.pid.virtops.json')
     if os.path.exists(note):
         os.unlink(note)        # a stop note of an earlier, failed run would be taken for this run's
-    boot = {}
-    for key in ('kernel', 'initrd'):
-        shared = os.path.join(host_three.shared_dir, 'hsv-' + os.path.basename(getattr(tiny_image, key)))
-        shutil.copy(getattr(tiny_image, key), shared)
-        boot[key] = shared
+    boot = guests.readable_boot_files(tiny_image, host_three.shared_dir, prefix='hsv-')
     params = dict(uri=host_three.uri, name=GUEST, virt_type='qemu', memory_mb=192, cmdline=tiny_image.cmdline,
                   serial_console=dict(type='tcp', port=SERIAL_PORT), **boot)
     run_module('guest', uri=host_three.uri, name=GUEST, state='absent')

@@ -8,7 +8,6 @@ live under the lab's shared directory, which every lab host sees (shared storage
 import os
 import re
 import shutil
-import subprocess
 import time
 
 import libvirt
@@ -47,14 +46,7 @@ def _cleanup(conns):
     for conn in conns:
         for name in (NAME, COPY):
             guests.remove_guest(conn, name)
-    main = conns[0]
-    try:
-        pool = main.storagePoolLookupByName(POOL)
-        if pool.isActive():
-            pool.destroy()
-        pool.undefine()
-    except libvirt.libvirtError:
-        pass
+    guests.remove_pool(conns[0], POOL)
     shutil.rmtree(WORK, ignore_errors=True)
 
 
@@ -64,13 +56,8 @@ def walk(libvirt_conn, tiny_image, second_host, main_tcp_uri):
     _cleanup((libvirt_conn, remote))
     os.makedirs(os.path.join(WORK, 'boot'), mode=0o755)
     os.chmod(WORK, 0o755)
-    base = os.path.join(WORK, 'base.qcow2')
-    subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', base, '16M'], check=True)
-    os.chmod(base, 0o644)
-    boot = {}
-    for key in ('kernel', 'initrd'):
-        boot[key] = shutil.copy(getattr(tiny_image, key), os.path.join(WORK, 'boot'))
-        os.chmod(boot[key], 0o644)
+    base = guests.blank_image(os.path.join(WORK, 'base.qcow2'))
+    boot = guests.readable_boot_files(tiny_image, os.path.join(WORK, 'boot'))
     _ok(run_module('storage_pool', name=POOL, type='dir', path=POOL_DIR), 'storage_pool')
     params = dict(name=NAME, virt_type='qemu', memory_mb=160, cmdline=tiny_image.cmdline, image=base,
                   storage_pool=POOL, guest_agent=True, shutdown_timeout=10, **boot)

@@ -124,6 +124,21 @@ def stage_boot_files(image, guest_name):
     return kernel, initrd
 
 
+def readable_boot_files(image, directory, prefix=''):
+    """World-readable copies of the image's kernel and initramfs in `directory` (made if missing), as a dict with
+    the guest module's option names: boot files that every lab host's QEMU can read, whichever user it runs as."""
+    os.makedirs(directory, mode=0o755, exist_ok=True)
+    return {key: _copy(getattr(image, key), os.path.join(directory, prefix + os.path.basename(getattr(image, key))))
+            for key in ('kernel', 'initrd')}
+
+
+def blank_image(path, size='16M'):
+    """An empty world-readable qcow2 at `path`, a base image for guests' root overlays."""
+    run(['qemu-img', 'create', '-q', '-f', 'qcow2', path, size])
+    os.chmod(path, 0o644)
+    return path
+
+
 def make_overlay(image, guest_name, log=say):
     """A fresh qcow2 overlay (shared/disks/<guest>.qcow2) on a shared copy of the image's disk."""
     if not image.disk:
@@ -238,6 +253,20 @@ def start_guest(conn, name, image, memory_mib=256, vcpus=1, disk=None, agent=Tru
         raise
     return LabGuest(name=name, uuid=dom.UUIDString(), uri=conn.getURI(), serial_log=serial_log, conn=conn,
                     marker=getattr(image, 'marker', '') or '')
+
+
+def remove_pool(conn, name, delete_volumes=False):
+    """Stop and undefine the storage pool `name` if it exists, deleting its volumes first when asked."""
+    libvirt = _libvirt()
+    try:
+        pool = conn.storagePoolLookupByName(name)
+        if pool.isActive():
+            for vol in pool.listAllVolumes(0) if delete_volumes else ():
+                vol.delete(0)
+            pool.destroy()
+        pool.undefine()
+    except libvirt.libvirtError:
+        pass
 
 
 def remove_guest_files(name):
