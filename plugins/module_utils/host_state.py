@@ -107,6 +107,9 @@ def converge(vm, result):
     wanted = vm.params['state']
     reason = vm.params['reason']
     before = read()
+    stored = os.path.exists(state_file())
+    if vm.params.get('initial') and stored:
+        return _report(vm, result, before, before)
     if wanted == 'maintenance':
         # connecting first makes an unreachable libvirt fail before anything is written
         still = guests_still_there(vm.conn)
@@ -120,12 +123,18 @@ def converge(vm, result):
     elif reason is not None:
         after['maintenance_reason'] = reason
     changed = (after['service_state'], after['maintenance_reason']) != (before['service_state'], before['maintenance_reason'])
+    # an initial state is recorded even when it is what a host without the file already counts as
+    changed = changed or (vm.params.get('initial') and not stored)
     if changed:
         after['changed_at'] = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())
         after.pop('reason', None)
         if not vm.check_mode:
             write(after)
         result['changed'] = True
+    return _report(vm, result, before, after)
+
+
+def _report(vm, result, before, after):
     result['host'] = _public(after)
     if vm.diff_mode:
         keys = ('service_state', 'maintenance_reason')

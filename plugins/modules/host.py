@@ -45,6 +45,14 @@ options:
       - Why the host was disabled or put into maintenance, stored as C(maintenance_reason).
       - When omitted the stored reason is kept as long as O(state) does not change, and cleared when it does.
     type: str
+  initial:
+    description:
+      - Apply O(state) and O(reason) only to a host that has no state file yet, and then write the file even
+        for C(enabled); a host with a stored state keeps it and the run reports no change.
+      - For setting up new hosts (the C(virtops.compute.compute_host) role does so) without putting back into
+        service a host that someone disabled or put into maintenance since.
+    type: bool
+    default: false
   service:
     description:
       - The hypervisor daemons, libvirtd (or, on a host running the modular daemons, virtqemud and the other
@@ -119,6 +127,12 @@ EXAMPLES = r'''
     state: maintenance
     reason: firmware upgrade
 
+- name: A new host starts disabled, out of placement until it has been burnt in; later runs keep what is stored
+  virtops.compute.host:
+    state: disabled
+    reason: new host, burn-in
+    initial: true
+
 - name: Back in service
   virtops.compute.host:
     state: enabled
@@ -191,6 +205,7 @@ def main():
         argument_spec=dict(
             state=dict(type='str', choices=['enabled', 'disabled', 'maintenance']),
             reason=dict(type='str'),
+            initial=dict(type='bool', default=False),
             service=dict(type='str', choices=['started', 'stopped', 'restarted']),
             timeout=dict(type='int', default=60),
             service_manager=dict(type='str', default='auto', choices=['auto', 'systemd', 'direct']),
@@ -200,6 +215,7 @@ def main():
             virtlogd_args=dict(type='list', elements='str', default=[]),
         ),
         required_one_of=[('state', 'service')],
+        required_if=[('initial', True, ['state'])],
         supports_check_mode=True,
     )
 

@@ -163,11 +163,30 @@ def test_remote_uri_is_refused(host3):
     assert file_bytes(host3) is None
 
 
+def test_initial_state_is_written_once_and_then_kept(host3):
+    # a new host: check mode says it would write, and writes nothing
+    check = inside(host3, 'host', state='enabled', initial=True, check=True)
+    assert check.changed and file_bytes(host3) is None, check.data
+    first = inside(host3, 'host', state='enabled', initial=True)
+    assert first.changed, first.data
+    assert read_fact(host3)['service_state'] == 'enabled'
+    assert not inside(host3, 'host', state='enabled', initial=True).changed
+
+    # someone disables it; an initial state never puts it back
+    assert inside(host3, 'host', state='disabled', reason='burn-in').changed
+    written = file_bytes(host3)
+    kept = inside(host3, 'host', state='enabled', initial=True, diff=True)
+    assert not kept.changed and file_bytes(host3) == written, kept.data
+    assert kept['host']['service_state'] == 'disabled' and kept['diff']['before'] == kept['diff']['after']
+
+
 def test_bad_inputs(host3):
     unknown = inside(host3, 'host', state='retired')
     assert unknown.failed and 'state' in unknown.msg and 'retired' in unknown.msg
     nothing = inside(host3, 'host', reason='why')
     assert nothing.failed and 'state' in nothing.msg and 'service' in nothing.msg
+    initial = inside(host3, 'host', service='started', initial=True)
+    assert initial.failed and 'initial' in initial.msg and 'state' in initial.msg
     short = inside(host3, 'host', state='disabled', timeout=0)
     assert short.failed
     assert_one_sentence(short.msg, 'timeout')
