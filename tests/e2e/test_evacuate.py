@@ -128,8 +128,22 @@ def test_evacuate_a_failed_host(computes, recorded, tmp_path):
     conn = libvirt.open(source.uri)
     uuids = {name: conn.lookupByName(name).UUIDString() for name in NAMES}
 
+    # records of a guest deleted since the last record run, on this host and on another: only the first is dropped
+    os.makedirs(os.path.join(STATE, 'guests'), exist_ok=True)
+    gone, elsewhere = (os.path.join(STATE, 'guests', uuid) for uuid in (
+        '00000000-0000-4000-8000-00000000dead', '00000000-0000-4000-8000-0000000e15e1'))
+    for path, host in ((gone, source.name), (elsewhere, 'lab-host9')):
+        with open(path + '.json', 'w') as handle:
+            json.dump(dict(name='lab-evac-gone', uuid=os.path.basename(path), host=host), handle, indent=4)
+        with open(path + '.xml', 'w') as handle:
+            handle.write('<domain/>')
+
     record = _play(inventory, action='record')
     assert record.rc == 0, record.stdout[-4000:] + record.stderr[-2000:]
+    assert not os.path.exists(gone + '.json') and not os.path.exists(gone + '.xml'), 'a deleted guest kept its record'
+    assert os.path.exists(elsewhere + '.json'), "another host's record was dropped"
+    os.unlink(elsewhere + '.json')
+    os.unlink(elsewhere + '.xml')
     saved = json.load(open(os.path.join(STATE, 'guests', uuids[NAMES[0]] + '.json')))
     assert saved['host'] == source.name and saved['image'] == os.path.join(WORK, 'base.qcow2')
     assert saved['root_disk'].startswith(POOL_DIR) and saved['config_drive'] == drive
