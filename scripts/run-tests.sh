@@ -24,13 +24,15 @@ say "starting the main libvirtd and building the lab images both lanes use"
 
 mkdir -p .build
 lane_b_log="$repo/.build/lane-b.log"
+tallies=("$repo/.build/tally-a.json" "$repo/.build/tally-b.json")
+rm -f "${tallies[@]}"
 say "lane B (lab hosts 2-7, 9-12) runs alongside; its output follows at the end (also in $lane_b_log)"
-VIRTOPS_LAB_LANE=B "$venv/pytest" -m lane_b tests/e2e -p no:cacheprovider >"$lane_b_log" 2>&1 &
+VIRTOPS_LAB_LANE=B VIRTOPS_TALLY_FILE="${tallies[1]}" "$venv/pytest" -m lane_b tests/e2e -p no:cacheprovider >"$lane_b_log" 2>&1 &
 lane_b=$!
 trap 'kill "$lane_b" 2>/dev/null' INT TERM
 
 say "lane A (unit tests; main host, lab hosts 1 and 8, iSCSI, Open vSwitch)"
-VIRTOPS_LAB_LANE=A "$venv/pytest" -m 'not lane_b'
+VIRTOPS_LAB_LANE=A VIRTOPS_TALLY_FILE="${tallies[0]}" "$venv/pytest" -m 'not lane_b'
 lane_a_rc=$?
 
 if kill -0 "$lane_b" 2>/dev/null; then
@@ -40,6 +42,7 @@ wait "$lane_b"
 lane_b_rc=$?
 say "lane B output:"
 cat "$lane_b_log"
+say "$("$venv/python" -m lab.tally "${tallies[@]}")"
 say "lane A: $([ $lane_a_rc -eq 0 ] && echo passed || echo "FAILED (pytest exit $lane_a_rc)");" \
     "lane B: $([ $lane_b_rc -eq 0 ] && echo passed || echo "FAILED (pytest exit $lane_b_rc)")"
 [ "$lane_a_rc" -eq 0 ] && [ "$lane_b_rc" -eq 0 ]
