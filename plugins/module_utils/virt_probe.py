@@ -122,9 +122,13 @@ def _start(conn, probe, disk_path, arch, token):
     probe.started = time.time()
     name = '%s%s-%s' % (PROBE_PREFIX, probe.virt_type, token)
     try:
-        probe.domain = conn.createXML(probe_domain_xml(name, probe.virt_type, disk_path, arch), 0)
+        # started paused and resumed once the console is open: QEMU drops what a pty serial port prints while
+        # nobody has the pty open, and on a busy host the boot sector can print before the console is opened
+        probe.domain = conn.createXML(probe_domain_xml(name, probe.virt_type, disk_path, arch),
+                                      libvirt.VIR_DOMAIN_START_PAUSED)
         probe.stream = conn.newStream(libvirt.VIR_STREAM_NONBLOCK)
         probe.domain.openConsole(None, probe.stream, libvirt.VIR_DOMAIN_CONSOLE_FORCE)
+        probe.domain.resume()
     except libvirt.libvirtError as err:
         probe.finish(False, describe_libvirt_error(err, subject='the probe guest did not start'))
 

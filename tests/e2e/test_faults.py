@@ -97,7 +97,7 @@ def guest(libvirt_conn, params, full_fs):
     run_module('guest', name=NAME, state='absent')
     made = run_module('guest', **params)
     assert not made.failed, made.msg
-    assert 'tiny#' in shell('echo ready')
+    assert '@@DONE@@' in shell('echo ready')
     yield libvirt_conn.lookupByName(NAME)
     run_module('guest', name=NAME, state='absent')
 
@@ -129,7 +129,7 @@ def test_killed_qemu_is_reported_and_recovered(guest, params, libvirt_conn):
     recovered = run_module('guest', **params)
     assert not recovered.failed and recovered.changed, recovered.msg
     assert recovered['guest']['state'] == 'running'
-    assert 'tiny#' in shell('echo back'), 'the recovered guest does not answer on its console'
+    assert '@@DONE@@' in shell('echo back'), 'the recovered guest does not answer on its console'
     assert not run_module('guest', **params).changed
     tally.add('faults injected', 1)
     tally.add('check-mode changes compared', 1)
@@ -216,7 +216,7 @@ def test_snapshot_onto_full_fs(guest, full_fs):
     assert guest.state()[0] == libvirt.VIR_DOMAIN_RUNNING and guest.ID() == boot_id
     assert '<mirror' not in guest.XMLDesc(0) and _disk_chain(guest) == chain, 'the disk chain changed'
     assert not guest.blockJobInfo('vda', 0), 'a block job was left running'
-    assert 'tiny#' in shell('echo alive'), 'the guest stopped answering'
+    assert '@@DONE@@' in shell('echo alive'), 'the guest stopped answering'
     # the same snapshot where there is room converges
     roomy = os.path.join(WORK_DIR, 'roomy.qcow2')
     if os.path.exists(roomy):

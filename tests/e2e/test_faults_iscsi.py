@@ -179,7 +179,7 @@ def test_lun_withdrawn_gives_io_errors_then_detach(guest, libvirt_conn):
     assert "protocol='iscsi'" not in guest.XMLDesc(0)
     assert 'gone' in shell('ls /sys/block/%s >/dev/null 2>&1 && echo still || echo gone' % dev)
     assert not run_module('volume_attachment', state='absent', guest=NAME, target='vdb').changed
-    assert 'tiny#' in shell('echo fine')
+    assert '@@DONE@@' in shell('echo fine')
     tally.add('faults injected', 1)
     tally.add('check-mode changes compared', 1)
 

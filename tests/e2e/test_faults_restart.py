@@ -106,7 +106,7 @@ def test_restart_in_the_middle_of_a_playbook(params, cleanup):
     dom = libvirt.open(params['uri']).lookupByName(NAME)
     assert dom.state()[0] == libvirt.VIR_DOMAIN_RUNNING
     boot_id = dom.ID()
-    assert 'tiny#' in serial_shell(PORT, 'echo alive'), 'the guest does not answer after the restart'
+    assert '@@DONE@@' in serial_shell(PORT, 'echo alive'), 'the guest does not answer after the restart'
     with open(RECORD) as handle:
         assert json.load(handle) == _qemu_pids(hosts.host_name(INDEX)), 'the guest did not keep its QEMU'
     # what the playbook left is converged

@@ -69,7 +69,7 @@ def guest(host_three, tiny_image):
     run_module('guest', uri=host_three.uri, name=GUEST, state='absent')
     made = run_module('guest', **params)
     assert not made.failed, made.msg
-    assert 'tiny#' in serial_shell(SERIAL_PORT, 'echo ready')
+    assert '@@DONE@@' in serial_shell(SERIAL_PORT, 'echo ready')
     yield host_three
     if not answers(host_three.uri):
         service(host_three, 'started')

@@ -55,7 +55,7 @@ def guest(libvirt_conn, tiny_image, pool):
     run_module('guest', name=GUEST, state='absent')
     result = run_module('guest', **params)
     assert not result.failed, result.msg
-    assert 'tiny#' in shell('echo ready')
+    assert '@@DONE@@' in shell('echo ready')
     yield libvirt_conn.lookupByName(GUEST)
     run_module('guest', name=GUEST, state='absent')
 

@@ -21,7 +21,9 @@ def wait_for_log(path, text, count=1, timeout=90):
 
 
 def serial_shell(port, command, timeout=120):
-    """Run ``command`` on the tiny guest's shell behind a TCP serial console; returns what it printed."""
+    """Run ``command`` on the tiny guest's shell behind a TCP serial console; returns what it printed, which ends
+    with the marker @@DONE@@ once the shell has run it (the next prompt may or may not have arrived by then, so a
+    test that the guest answers looks for the marker, not for the prompt)."""
     with socket.create_connection(('127.0.0.1', port), timeout=10) as sock:
         sock.settimeout(1)
         data, deadline = b'', time.time() + 60
