@@ -8,14 +8,10 @@ import pytest
 
 from lab import hosts
 from lab.checks import assert_one_sentence, libvirt_snapshot
+from lab.computes import fact_path, forget_state
 from lab.runner import run_module
 
 BUSY = 'lab-hst-busy'
-
-
-def fact_path(host):
-    """The host's /etc/ansible/facts.d/virtops_compute.fact as seen from outside its namespace."""
-    return os.path.join(host.state_dir, 'root', 'ansible', 'facts.d', 'virtops_compute.fact')
 
 
 def inside(host, module, **params):
@@ -40,15 +36,9 @@ def file_bytes(host):
 @pytest.fixture
 def host3(host_three):
     """lab-host3 starting from no state file (a host nobody ever disabled)."""
-    path = fact_path(host_three)
-    if os.path.exists(path):
-        os.unlink(path)
-    facts_dir = os.path.dirname(path)
-    if os.path.isdir(facts_dir):
-        os.rmdir(facts_dir)
+    forget_state(host_three)
     yield host_three
-    if os.path.exists(path):
-        os.unlink(path)
+    forget_state(host_three)
 
 
 @pytest.fixture

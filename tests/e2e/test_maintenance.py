@@ -1,6 +1,7 @@
 """The maintenance role on lab host 4 with peers 5 and 6: four tiny guests live-migrate away two at a time, the
-host is marked maintenance and `exit` enables it; when the peers' room (reserved_memory_mb) does not fit them
-all, the role stops, lists what moved and what did not, and the host stays disabled with the rest running."""
+host is marked maintenance and `exit` enables it; when the peers' room (reserved memory, vCPU allocation ratio)
+does not fit them all, the role stops, lists what moved and what did not, and the host stays disabled with the
+rest running."""
 import os
 import re
 import time
@@ -10,12 +11,11 @@ import pytest
 
 from lab import guests
 from lab.checks import libvirt_snapshot
-from lab.computes import MIGRATION_ADDRESS, fact_state, lab_computes, write_inventory
+from lab.computes import MIGRATION_ADDRESS, fact_state, forget_state, lab_computes, write_inventory
 from lab.runner import REPO_ROOT, run_module, run_playbook
 
 PLAYBOOK = os.path.join(REPO_ROOT, 'playbooks', 'host_maintenance.yml')
-# large next to what the tiny guests touch, so that MemFree moving by a few hundred MiB while the test runs
-# never changes how many fit on a peer
+# what each guest asks for: the placement counts it against a peer's free memory and reserved memory
 MEMORY_MIB = 1024
 NAMES = ['lab-mnt-%d' % i for i in range(1, 5)]
 
@@ -27,6 +27,9 @@ def computes(lab_libvirt):
 
 @pytest.fixture
 def source_guests(computes, tiny_image):
+    """The four guests running on the source; every host starts and ends enabled, whatever a failed test left."""
+    for host in computes:
+        forget_state(host)
     conns = [libvirt.open(h.uri) for h in computes]
     for conn in conns:
         for name in NAMES:
@@ -41,6 +44,8 @@ def source_guests(computes, tiny_image):
         conn.close()
     for name in NAMES:
         guests.remove_guest_files(name)
+    for host in computes:
+        forget_state(host)
 
 
 def _where(conns, hosts_list):
@@ -93,10 +98,12 @@ def test_enter_moves_every_guest_and_exit_restores(computes, source_guests, tmp_
 
 def test_enter_stops_when_not_all_fit(computes, source_guests, tmp_path):
     source, peer5, peer6 = computes
-    free = run_module('host_info', uri=peer6.uri, probe=False)['host']['memory_mb']['free']
-    # peer 5 keeps everything for itself; peer 6 has room for two guests, not three
-    reserved = {peer5.name: 10 ** 7, peer6.name: max(free - int(2.5 * MEMORY_MIB), 0)}
-    inventory = write_inventory(str(tmp_path / 'inventory.json'), computes, reserved=reserved)
+    cpus = run_module('host_info', uri=peer6.uri, probe=False)['host']['cpu']['count']
+    # Peer 5 keeps all its memory for itself; peer 6 takes two one-vCPU guests, not three, through its vCPU
+    # allocation ratio. Its free memory would not do: the lab hosts share this machine's, which the other lane's
+    # guests move by a GiB while the test runs.
+    inventory = write_inventory(str(tmp_path / 'inventory.json'), computes, reserved={peer5.name: 10 ** 7},
+                                vcpu_ratio={peer6.name: 2.0 / cpus})
     result = _play(inventory, action='enter', concurrency=2)
     assert result.rc != 0, result.stdout[-3000:]
     where = _where(source_guests, computes)

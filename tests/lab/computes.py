@@ -28,23 +28,39 @@ def lab_computes():
             next(gen, None)
 
 
-def write_inventory(path, host_list, reserved=None, extra_vars=None):
-    """JSON inventory of `host_list` in group compute; `reserved` maps host name -> virtops_reserved_memory_mb."""
+def write_inventory(path, host_list, reserved=None, extra_vars=None, vcpu_ratio=None):
+    """JSON inventory of `host_list` in group compute; `reserved` maps host name -> virtops_reserved_memory_mb and
+    `vcpu_ratio` host name -> virtops_vcpu_allocation_ratio."""
     data = inventory_data([hosts.get_host(h.index) for h in host_list], extra_vars=extra_vars)
     for name, hostvars in data['compute']['hosts'].items():
         hostvars['virtops_peer_uri'] = hostvars['lab_uri']
         hostvars['virtops_reserved_memory_mb'] = (reserved or {}).get(name, 0)
+        if name in (vcpu_ratio or {}):
+            hostvars['virtops_vcpu_allocation_ratio'] = vcpu_ratio[name]
     with open(path, 'w') as handle:
         json.dump(data, handle, indent=2)
     os.chmod(path, 0o644)
     return path
 
 
+def fact_path(host):
+    """The host's /etc/ansible/facts.d/virtops_compute.fact as seen from outside its namespace."""
+    return os.path.join(host.state_dir, 'root', 'ansible', 'facts.d', 'virtops_compute.fact')
+
+
+def forget_state(host):
+    """Remove the host's state file and its directory: a host nobody ever disabled."""
+    path = fact_path(host)
+    if os.path.exists(path):
+        os.unlink(path)
+    if os.path.isdir(os.path.dirname(path)) and not os.listdir(os.path.dirname(path)):
+        os.rmdir(os.path.dirname(path))
+
+
 def fact_state(host):
     """The service state the host module keeps in `host`'s own /etc/ansible (enabled without the file)."""
-    path = os.path.join(host.state_dir, 'root', 'ansible', 'facts.d', 'virtops_compute.fact')
     try:
-        with open(path) as handle:
+        with open(fact_path(host)) as handle:
             return json.load(handle).get('service_state') or 'enabled'
     except FileNotFoundError:
         return 'enabled'
