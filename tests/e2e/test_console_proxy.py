@@ -267,30 +267,59 @@ def test_browser_shows_the_guest_console(proxy, guest_screen, libvirt_conn, tmp_
     assert not refused['connected'] and 'Failed' in refused['status'], refused
 
 
-def test_wrong_token_is_refused_by_websockify(proxy):
+def greeting(token):
+    """What the proxy answers first on a WebSocket with `token`: a VNC server's RFB greeting, or b'' when refused."""
     import websocket
-    urls, _stdout = proxy
-    token = urls[NAME].rsplit('%3D', 1)[1]
-    ws = websocket.create_connection('ws://127.0.0.1:%d/websockify?token=%s' % (PORT, token), timeout=20,
-                                     subprotocols=['binary'])
     try:
-        assert ws.recv().startswith(b'RFB 003.')
+        ws = websocket.create_connection('ws://127.0.0.1:%d/websockify?token=%s' % (PORT, token), timeout=20,
+                                         subprotocols=['binary'])
+    except (websocket.WebSocketException, OSError):
+        return b''
+    try:
+        return ws.recv()
+    except (websocket.WebSocketException, OSError):
+        return b''
     finally:
         ws.close()
+
+
+def token_of(urls):
+    return urls[NAME].rsplit('%3D', 1)[1]
+
+
+def test_wrong_token_is_refused_by_websockify(proxy):
+    token = token_of(proxy[0])
+    assert greeting(token).startswith(b'RFB 003.')
     for bad in (token[:-1] + ('x' if token[-1] != 'x' else 'y'), '', token.lower() + 'a'):
-        try:
-            ws = websocket.create_connection('ws://127.0.0.1:%d/websockify?token=%s' % (PORT, bad), timeout=20,
-                                             subprotocols=['binary'])
-        except (websocket.WebSocketException, OSError):
-            continue
-        try:
-            got = ws.recv()
-        except (websocket.WebSocketException, OSError):
-            got = b''
-        finally:
-            ws.close()
+        got = greeting(bad)
         assert not got, 'token %r reached the guest: %r' % (bad, got)
     tally.add('bad inputs tried', 3)
+
+
+def vnc_port(dom):
+    return int(re.search(r"<graphics type='vnc' port='(-?\d+)'", dom.XMLDesc(0)).group(1))
+
+
+def test_url_follows_the_guest_when_its_vnc_port_moves(proxy, cp_guest, cp_vars):
+    """Without running the role again: a stopped guest's URL is refused, and once it runs again on another VNC
+    port (its old one held here, so libvirt's autoport must move it) the same URL reaches it."""
+    dom = cp_guest[0]
+    token, before = token_of(proxy[0]), config_state(cp_vars)
+    old_port = vnc_port(dom)
+    assert greeting(token).startswith(b'RFB 003.')
+    dom.destroy()
+    assert not greeting(token), 'a stopped guest still has a console'
+    holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        holder.bind(('0.0.0.0', old_port))
+        holder.listen(1)
+        dom.create()
+        new_port = vnc_port(dom)
+        assert new_port not in (old_port, -1), 'the VNC port did not move (%d)' % new_port
+        assert greeting(token).startswith(b'RFB 003.'), 'the URL lost the guest on its new port %d' % new_port
+    finally:
+        holder.close()
+    assert config_state(cp_vars) == before, 'the token file or websockify changed'
 
 
 @pytest.mark.parametrize('overrides, must_name', [
