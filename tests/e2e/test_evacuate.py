@@ -79,8 +79,8 @@ def recorded(computes, tiny_image):
     _remove_everywhere()
 
 
-def _inventory(tmp_path, computes):
-    return write_inventory(str(tmp_path / 'inventory.json'), computes)
+def _inventory(tmp_path, computes, **options):
+    return write_inventory(str(tmp_path / 'inventory.json'), computes, **options)
 
 
 def _play(inventory, **extra):
@@ -124,7 +124,8 @@ def _on_peers(computes):
 
 def test_evacuate_a_failed_host(computes, recorded, tmp_path):
     source, drive = recorded
-    inventory = _inventory(tmp_path, computes)
+    # the first peer takes no vCPUs (its own virtops_vcpu_allocation_ratio), so both guests go to the second
+    inventory = _inventory(tmp_path, computes, vcpu_ratio={computes[1].name: 0})
     conn = libvirt.open(source.uri)
     uuids = {name: conn.lookupByName(name).UUIDString() for name in NAMES}
 
@@ -164,6 +165,7 @@ def test_evacuate_a_failed_host(computes, recorded, tmp_path):
     assert evacuated.rc == 0, evacuated.stdout[-5000:] + evacuated.stderr[-2000:]
     there = _on_peers(computes)
     assert sorted(there) == list(NAMES), there
+    assert {host for host, _uuid, _state, _xml in there.values()} == {computes[2].name}, there
     for name in NAMES:
         _host, uuid, state, _xml = there[name]
         assert uuid == uuids[name] and state == libvirt.VIR_DOMAIN_RUNNING, there
