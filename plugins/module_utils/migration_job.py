@@ -183,7 +183,8 @@ class Job:
         self.paused_by_us = False
         self.postcopy_seen = False
         self.paused_seen = False
-        self.throttled = False
+        # QEMU reports the vCPU throttle only while it applies; the summary gives the highest one seen
+        self.max_throttle = 0
         self.aborted = False
         self.timed_out = False
         self.was_paused = dom.state()[0] == libvirt.VIR_DOMAIN_PAUSED
@@ -245,8 +246,7 @@ class Job:
         if iteration is not None and iteration != self.iteration:
             self.iteration = iteration
             self.history.append(stats.get('memory_remaining') or 0)
-        if stats.get('auto_converge_throttle'):
-            self.throttled = True
+        self.max_throttle = max(self.max_throttle, stats.get('auto_converge_throttle') or 0)
         state, reason = _state(self.mdom)
         if state == libvirt.VIR_DOMAIN_PAUSED:
             if reason in (libvirt.VIR_DOMAIN_PAUSED_POSTCOPY, libvirt.VIR_DOMAIN_PAUSED_POSTCOPY_FAILED):
@@ -330,10 +330,9 @@ class Job:
             dest.resume()
             self.owner.actions.append('resumed the guest on the destination')
             code, reason = _state(dest)
-        if final.get('auto_converge_throttle'):
-            self.throttled = True
-        mode = migration.mode_used(bool(self.params.get('auto_converge')), self.throttled, self.postcopy_seen,
-                                   self.paused_by_us or self.paused_seen)
+        final['auto_converge_throttle'] = max(self.max_throttle, final.get('auto_converge_throttle') or 0) or None
+        mode = migration.mode_used(bool(self.params.get('auto_converge')), bool(final['auto_converge_throttle']),
+                                   self.postcopy_seen, self.paused_by_us or self.paused_seen)
         stats = migration.summarise(final, self.started, finished, mode, self.plan['flags'],
                                     self.plan['copied_disks'], self.switched_at)
         if self.postcopy_error and self.switched_at is None:

@@ -178,6 +178,8 @@ migration:
     - How the migration went; in check mode only C(flags) and C(copied_disks).
     - C(mode_used) is C(pre-copy), C(auto-converge) (the vCPUs were throttled), C(post-copy) or C(paused) (the guest was
       paused so that the last copy finished). C(data_transferred_bytes) counts memory and disks.
+    - C(auto_converge_throttle_percent) is the highest share of vCPU time auto-converge took from the guest while
+      the migration ran (null when it never throttled).
   returned: when the guest was (or would be) migrated
   type: dict
   sample: {duration_seconds: 14.2, downtime_ms: 48, data_transferred_bytes: 297795584, memory_transferred_bytes: 264241152,

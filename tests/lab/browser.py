@@ -2,6 +2,7 @@
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -26,7 +27,9 @@ class Browser:
             [chromium(), '--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
              '--disable-background-networking', '--remote-debugging-port=0', '--remote-allow-origins=*',
              '--user-data-dir=' + self.profile, '--window-size=%d,%d' % (width, height), 'about:blank'],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            # its own process group: Debian's chromium-headless-shell is a shell script that runs the browser as a
+            # child rather than exec'ing it, so only signalling the whole group stops the browser
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         self.ws = None
         self.next_id = 0
         try:
@@ -86,10 +89,18 @@ class Browser:
             if self.ws is not None:
                 self.ws.close()
         finally:
-            self.proc.terminate()
+            self._signal(signal.SIGTERM)
             try:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+                pass
+            # the wrapper may be gone before the browser and its helpers: whatever is left of the group is killed
+            self._signal(signal.SIGKILL)
+            self.proc.wait(10)
             shutil.rmtree(self.profile, ignore_errors=True)
+
+    def _signal(self, number):
+        try:
+            os.killpg(self.proc.pid, number)
+        except ProcessLookupError:
+            pass
