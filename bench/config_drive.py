@@ -12,7 +12,8 @@ import subprocess
 import tempfile
 import time
 
-from ansible_collections.virtops.compute.plugins.module_utils import config_drive_image, config_drive_layout
+from ansible_collections.virtops.compute.plugins.module_utils.config_drive import image as config_drive_image
+from ansible_collections.virtops.compute.plugins.module_utils.config_drive import layout as config_drive_layout
 
 REPEATS = 15
 TYPICAL = dict(

@@ -27,7 +27,7 @@ for _path in (os.path.join(REPO_ROOT, '.build', 'collections'), os.path.join(REP
 
 import libvirt  # noqa: E402
 
-from ansible_collections.virtops.compute.plugins.module_utils import migration  # noqa: E402
+from ansible_collections.virtops.compute.plugins.module_utils.migration import plan as migration  # noqa: E402
 from ansible_collections.virtops.compute.plugins.module_utils.model.domain import Domain  # noqa: E402
 from lab import guests  # noqa: E402
 from lab.computes import MIGRATION_ADDRESS, lab_computes, write_inventory  # noqa: E402

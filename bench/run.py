@@ -36,7 +36,7 @@ def setup():
     log('starting the lab libvirtd (if it is not running)')
     daemons.ensure_main(log=log)
     import libvirt
-    from ansible_collections.virtops.compute.plugins.module_utils import instance_storage
+    from ansible_collections.virtops.compute.plugins.module_utils.guest import storage as instance_storage
     conn = libvirt.open(URI)
     instance_storage.ensure_pool(conn, workloads.POOL, check_mode=False)
     conn.close()

@@ -3,7 +3,7 @@
 # EFER.LME, paging) and prints a second line; only the second proves the CPU runs
 # guest code the way a 64-bit kernel needs.  Built with:
 #   as --64 -o probe.o virt-probe.S && ld -Ttext 0x7c00 --oformat binary -o probe.bin probe.o
-# plugins/module_utils/virt_probe.py carries the resulting bytes.
+# plugins/module_utils/host/virt_probe.py carries the resulting bytes.
 .intel_syntax noprefix
 .code16
 .globl _start

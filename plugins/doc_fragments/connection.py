@@ -2,9 +2,6 @@
 # Copyright: (c) 2026, virtops.compute contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import (absolute_import, division, print_function)
-__metaclass__ = type
-
 
 class ModuleDocFragment:
     """The libvirt connection option every module shares."""
@@ -18,7 +15,9 @@ options:
         elsewhere.
       - When omitted, the C(LIBVIRT_DEFAULT_URI) environment variable is used, and C(qemu:///system) when that
         is unset too.
-      - The module opens exactly one connection for its run.
+      - The module opens one connection for its run, and closes it when the run ends; a module that works on
+        two hosts (M(virtops.compute.migrate), a move to O(virtops.compute.guest_action#module:dest_uri)) opens
+        one more, to the other host.
       - Set it once for all modules of the collection with
         C(module_defaults) and the C(group/virtops.compute.libvirt) action group.
     type: str

@@ -6,8 +6,6 @@
 The documentation lives in pick_host.yml and pick_hosts.yml next to this file.
 """
 
-from __future__ import (absolute_import, division, print_function)
-__metaclass__ = type
 
 from collections.abc import Mapping
 

@@ -2,8 +2,6 @@
 # Copyright: (c) 2026, virtops.compute contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import (absolute_import, division, print_function)
-__metaclass__ = type
 
 DOCUMENTATION = r'''
 name: libvirt
@@ -100,11 +98,10 @@ import re
 
 from ansible.errors import AnsibleParserError
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
-
 from ansible_collections.virtops.compute.plugins.module_utils.connection import (
     VirtopsError, describe_libvirt_error, libvirt, open_connection,
 )
-from ansible_collections.virtops.compute.plugins.module_utils.guest import Guest
+from ansible_collections.virtops.compute.plugins.module_utils.guest.wrapper import Guest
 from ansible_collections.virtops.compute.plugins.module_utils.model.kinds import ModelError
 
 MANAGED_BY = 'virtops.compute'
@@ -171,11 +168,11 @@ def read_host(uri):
                 # a guest undefined while we list the others simply is not there any more
                 if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
                     continue
-                raise VirtopsError(describe_libvirt_error(err, subject="cannot read guest '%s' on '%s'" % (dom.name(), uri)))
+                raise VirtopsError(describe_libvirt_error(err, where="cannot read guest '%s' on '%s'" % (dom.name(), uri)))
             guests.append(info)
         return dict(uri=uri, compute_host=compute_host, guests=guests)
     except libvirt.libvirtError as err:
-        raise VirtopsError(describe_libvirt_error(err, subject="cannot list the guests of '%s'" % uri))
+        raise VirtopsError(describe_libvirt_error(err, where="cannot list the guests of '%s'" % uri))
     finally:
         try:
             conn.close()

@@ -9,23 +9,31 @@ failure into ``fail_json`` with a single sentence.  Modules stay thin: an
 argument spec, documentation and one call to ``run``.
 """
 
-from __future__ import (absolute_import, division, print_function)
-__metaclass__ = type
 
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
 from ansible_collections.virtops.compute.plugins.module_utils.connection import (
-    CONNECTION_ARGUMENT_SPEC,
-    HAS_LIBVIRT,
-    LIBVIRT_IMPORT_ERROR,
-    VirtopsError,
-    describe_libvirt_error,
-    effective_uri,
-    libvirt,
-    open_connection,
+    CONNECTION_ARGUMENT_SPEC, HAS_LIBVIRT, LIBVIRT_IMPORT_ERROR, VirtopsError, close_quietly, describe_libvirt_error,
+    effective_uri, libvirt, open_connection,
 )
+
+
+def converge_result(module, tracker, actions=(), changed=None, **facts):
+    """The result every converging module returns.
+
+    ``changed`` follows from the tracker unless the caller knows better (a network restarted with no
+    property changed); ``changes`` names what differs; ``actions`` says what was done (or, in check
+    mode, what would be); ``diff`` is the tracker's before/after with secrets redacted, in diff mode
+    only; ``facts`` are the object's own keys (``guest``, ``volume``, ...).
+    """
+    result = dict(changed=tracker.has_differences if changed is None else changed, changes=tracker.differing_names())
+    if actions:
+        result['actions'] = list(actions)
+    if module.diff_mode:
+        result['diff'] = tracker.diff()
+    result.update(facts)
+    return result
 
 
 class _SentenceModule(AnsibleModule):
@@ -47,6 +55,7 @@ class VirtopsModule:
         if not HAS_LIBVIRT:
             self.ansible.fail_json(msg=missing_required_lib('libvirt-python'), exception=LIBVIRT_IMPORT_ERROR)
         self._conn = None
+        self._peers = []
 
     @property
     def params(self):
@@ -71,6 +80,12 @@ class VirtopsModule:
             self._conn = open_connection(self.params.get('uri'))
         return self._conn
 
+    def open_peer(self, uri):
+        """A connection to another host (a migration's destination), closed with the run's own at exit."""
+        conn = open_connection(uri)
+        self._peers.append(conn)
+        return conn
+
     def log(self, message):
         """A progress line in the host's log and, with -vvv, the task output."""
         self.ansible.log(message)
@@ -83,12 +98,9 @@ class VirtopsModule:
         self.ansible.fail_json(msg=msg, **extra)
 
     def _close(self):
-        if self._conn is not None:
-            try:
-                self._conn.close()
-            except libvirt.libvirtError:
-                pass
-            self._conn = None
+        for conn in [self._conn] + self._peers:
+            close_quietly(conn)
+        self._conn, self._peers = None, []
 
     def run(self, action):
         """Call ``action(self)``; exit with the dict it returns or fail with one sentence."""

@@ -8,9 +8,8 @@ and reports failures through ``describe_libvirt_error`` so that users see the
 same wording whichever module failed.
 """
 
-from __future__ import (absolute_import, division, print_function)
-__metaclass__ = type
 
+import contextlib
 import os
 import traceback
 
@@ -56,7 +55,7 @@ def connection_lost(err):
     return any(text in message for text in _LOST_CONNECTION_TEXTS)
 
 
-def describe_libvirt_error(err, subject=None):
+def describe_libvirt_error(err, where=None):
     """Return one sentence for a libvirt.libvirtError, optionally naming what failed."""
     message = ''
     if hasattr(err, 'get_error_message'):
@@ -66,8 +65,8 @@ def describe_libvirt_error(err, subject=None):
         # the raw RPC text ("Cannot recv data: ...") reads like a bug; say what happened and what to do
         message = ('the connection to libvirtd was lost in the middle of the task (libvirtd stopped or restarted: %s), '
                    'so the task may be half done; run it again to converge' % message)
-    if subject:
-        return '%s: %s.' % (subject, message)
+    if where:
+        return '%s: %s.' % (where, message)
     return message + '.'
 
 
@@ -87,7 +86,27 @@ def open_connection(uri=None, readonly=False):
             return libvirt.openReadOnly(target)
         return libvirt.open(target)
     except libvirt.libvirtError as err:
-        raise VirtopsError(describe_libvirt_error(err, subject="cannot connect to libvirt at '%s'" % target))
+        raise VirtopsError(describe_libvirt_error(err, where="cannot connect to libvirt at '%s'" % target))
+
+
+def close_quietly(conn):
+    """Close a connection whose work is done; a connection that already broke has nothing left to close."""
+    if conn is None:
+        return
+    try:
+        conn.close()
+    except libvirt.libvirtError:
+        pass
+
+
+@contextlib.contextmanager
+def connected(uri=None, readonly=False):
+    """``with connected(uri) as conn:`` a connection that is closed however the block ends."""
+    conn = open_connection(uri, readonly=readonly)
+    try:
+        yield conn
+    finally:
+        close_quietly(conn)
 
 
 def is_local_uri(uri):

@@ -8,8 +8,6 @@ A module records every property it compares with ``DifferenceTracker.add``;
 and ``--diff`` shows the same record with secrets replaced.
 """
 
-from __future__ import (absolute_import, division, print_function)
-__metaclass__ = type
 
 import copy
 

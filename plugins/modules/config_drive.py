@@ -3,8 +3,6 @@
 # Copyright: (c) 2026, virtops.compute contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import (absolute_import, division, print_function)
-__metaclass__ = type
 
 DOCUMENTATION = r'''
 module: config_drive
@@ -219,10 +217,9 @@ changes:
 import os
 import stat
 
-from ansible_collections.virtops.compute.plugins.module_utils import config_drive_image as image
-from ansible_collections.virtops.compute.plugins.module_utils import config_drive_layout as layout
-from ansible_collections.virtops.compute.plugins.module_utils import config_drive_pool
 from ansible_collections.virtops.compute.plugins.module_utils.common import VirtopsModule
+from ansible_collections.virtops.compute.plugins.module_utils.config_drive import image, layout
+from ansible_collections.virtops.compute.plugins.module_utils.config_drive import pool as config_drive_pool
 from ansible_collections.virtops.compute.plugins.module_utils.connection import VirtopsError
 from ansible_collections.virtops.compute.plugins.module_utils.diff import DifferenceTracker
 
@@ -268,20 +265,20 @@ class _FileTarget:
         return dict(dest=self.dest)
 
 
-def _target(vm):
-    params = vm.params
+def _target(module):
+    params = module.params
     if params['pool']:
         if not params['volume']:
             raise VirtopsError("config_drive in pool '%s': volume names the image's volume and is required." % params['pool'])
-        return config_drive_pool.PoolTarget(vm.conn, params['pool'], params['volume'])
+        return config_drive_pool.PoolTarget(module.conn, params['pool'], params['volume'])
     if not params['dest']:
         raise VirtopsError('config_drive: dest (a file on the host) or pool and volume are required.')
     return _FileTarget(params['dest'])
 
 
-def _run(vm):
-    params = vm.params
-    target = _target(vm)
+def _run(module):
+    params = module.params
+    target = _target(module)
     target.check()
     existing = target.current()
     tracker = DifferenceTracker()
@@ -289,10 +286,10 @@ def _run(vm):
         if existing is None:
             return dict(changed=False, config_drive=None, changes=[])
         tracker.add('config_drive', dict(target.describe(), sha256=image.sha256(existing)), None)
-        if not vm.check_mode:
+        if not module.check_mode:
             target.remove()
         result = dict(changed=True, config_drive=None, changes=['removed'])
-        if vm.diff_mode:
+        if module.diff_mode:
             result['diff'] = tracker.diff()
         return result
 
@@ -314,7 +311,7 @@ def _run(vm):
         before.pop('paths', None)
     after = dict((key, value) for key, value in summary.items() if key != 'paths')
     tracker.add('config_drive', before, dict(after, sha256=wanted_sha))
-    if changes and not vm.check_mode:
+    if changes and not module.check_mode:
         if changes == ['mode']:
             target.fix_mode()
         else:
@@ -322,7 +319,7 @@ def _run(vm):
     drive = dict(target.describe(), format=params['format'], size_bytes=len(data), sha256=wanted_sha,
                  uuid=spec['uuid'], name=spec['name'], hostname=spec['hostname'])
     result = dict(changed=bool(changes), config_drive=drive, metadata=summary, changes=changes)
-    if vm.diff_mode:
+    if module.diff_mode:
         result['diff'] = tracker.diff()
     return result
 

@@ -3,8 +3,6 @@
 # Copyright: (c) 2026, virtops.compute contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import (absolute_import, division, print_function)
-__metaclass__ = type
 
 DOCUMENTATION = r'''
 module: disk_inject
@@ -180,8 +178,8 @@ libguestfs:
   sample: {tcg: true, launch_seconds: 14.2}
 '''
 
-from ansible_collections.virtops.compute.plugins.module_utils import image_inject
 from ansible_collections.virtops.compute.plugins.module_utils.common import VirtopsModule
+from ansible_collections.virtops.compute.plugins.module_utils.disk_image import inject as image_inject
 
 
 def main():

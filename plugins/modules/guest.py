@@ -3,8 +3,6 @@
 # Copyright: (c) 2026, virtops.compute contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import (absolute_import, division, print_function)
-__metaclass__ = type
 
 DOCUMENTATION = r'''
 module: guest
@@ -317,8 +315,8 @@ actions:
 '''
 
 from ansible_collections.virtops.compute.plugins.module_utils.common import VirtopsModule
-from ansible_collections.virtops.compute.plugins.module_utils.guest_args import GUEST_OPTIONS
-from ansible_collections.virtops.compute.plugins.module_utils.guest_lifecycle import GuestConverger
+from ansible_collections.virtops.compute.plugins.module_utils.guest.converge import GuestConverger
+from ansible_collections.virtops.compute.plugins.module_utils.guest.options import GUEST_OPTIONS
 
 
 def main():
@@ -326,7 +324,7 @@ def main():
         argument_spec=GUEST_OPTIONS,
         supports_check_mode=True,
     )
-    module.run(lambda vm: GuestConverger(vm).run())
+    module.run(lambda module: GuestConverger(module).run())
 
 
 if __name__ == '__main__':

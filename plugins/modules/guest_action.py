@@ -3,8 +3,6 @@
 # Copyright: (c) 2026, virtops.compute contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import (absolute_import, division, print_function)
-__metaclass__ = type
 
 DOCUMENTATION = r'''
 module: guest_action
@@ -192,7 +190,7 @@ actions:
 '''
 
 from ansible_collections.virtops.compute.plugins.module_utils.common import VirtopsModule
-from ansible_collections.virtops.compute.plugins.module_utils import guest_actions
+from ansible_collections.virtops.compute.plugins.module_utils.guest import actions as guest_actions
 
 
 def main():
@@ -220,7 +218,7 @@ def main():
         required_if=[('action', 'set_password', ('password',))],
         supports_check_mode=True,
     )
-    module.run(lambda vm: guest_actions.ACTIONS[vm.params['action']](vm))
+    module.run(lambda module: guest_actions.ACTIONS[module.params['action']](module))
 
 
 if __name__ == '__main__':

@@ -3,8 +3,6 @@
 # Copyright: (c) 2026, virtops.compute contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import (absolute_import, division, print_function)
-__metaclass__ = type
 
 DOCUMENTATION = r'''
 module: guest_info
@@ -113,16 +111,16 @@ guests:
 
 from ansible_collections.virtops.compute.plugins.module_utils.common import VirtopsModule
 from ansible_collections.virtops.compute.plugins.module_utils.connection import libvirt
-from ansible_collections.virtops.compute.plugins.module_utils.guest import Guest
+from ansible_collections.virtops.compute.plugins.module_utils.guest.wrapper import Guest
 
 
-def report(vm):
-    name = vm.params.get('name')
+def report(module):
+    name = module.params.get('name')
     if name:
-        guest = Guest.lookup(vm.conn, name)
+        guest = Guest.lookup(module.conn, name)
         return dict(guests=[guest.info()] if guest else [])
     guests = []
-    for dom in sorted(vm.conn.listAllDomains(0), key=lambda dom: dom.name()):
+    for dom in sorted(module.conn.listAllDomains(0), key=lambda dom: dom.name()):
         try:
             guests.append(Guest(dom).info())
         except libvirt.libvirtError as err:

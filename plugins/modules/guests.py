@@ -3,8 +3,6 @@
 # Copyright: (c) 2026, virtops.compute contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import (absolute_import, division, print_function)
-__metaclass__ = type
 
 DOCUMENTATION = r'''
 module: guests
@@ -160,16 +158,16 @@ summary:
 
 from ansible_collections.virtops.compute.plugins.module_utils.common import VirtopsModule
 from ansible_collections.virtops.compute.plugins.module_utils.connection import VirtopsError
-from ansible_collections.virtops.compute.plugins.module_utils.guest_batch import converge_all, validate_items
+from ansible_collections.virtops.compute.plugins.module_utils.guests.batch import converge_all, validate_items
 
 
-def _run(vm):
-    if vm.params['workers'] < 1:
-        raise VirtopsError('workers must be at least 1, got %d.' % vm.params['workers'])
+def _run(module):
+    if module.params['workers'] < 1:
+        raise VirtopsError('workers must be at least 1, got %d.' % module.params['workers'])
     # the module hides whatever lands in no_log_values, also when validation fails half-way
-    items = validate_items(vm.params['guests'], vm.ansible.no_log_values, vm.params['flavors'],
-                           dict(wait_for=vm.params['wait_for'], wait_timeout=vm.params['wait_timeout']))
-    return converge_all(vm, items, vm.params['workers'])
+    items = validate_items(module.params['guests'], module.ansible.no_log_values, module.params['flavors'],
+                           dict(wait_for=module.params['wait_for'], wait_timeout=module.params['wait_timeout']))
+    return converge_all(module, items, module.params['workers'])
 
 
 def main():

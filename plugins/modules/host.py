@@ -3,8 +3,6 @@
 # Copyright: (c) 2026, virtops.compute contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import (absolute_import, division, print_function)
-__metaclass__ = type
 
 DOCUMENTATION = r'''
 module: host
@@ -197,7 +195,8 @@ diff:
 '''
 
 from ansible_collections.virtops.compute.plugins.module_utils.common import VirtopsModule
-from ansible_collections.virtops.compute.plugins.module_utils import host_service, host_state
+from ansible_collections.virtops.compute.plugins.module_utils.host import service as host_service
+from ansible_collections.virtops.compute.plugins.module_utils.host import state as host_state
 
 
 def main():
@@ -219,20 +218,20 @@ def main():
         supports_check_mode=True,
     )
 
-    def converge(vm):
-        host_state.require_local(vm)
-        if vm.params['timeout'] < 1:
-            vm.fail('timeout must be at least 1 second, got %d.' % vm.params['timeout'])
+    def converge(module):
+        host_state.require_local(module)
+        if module.params['timeout'] < 1:
+            module.fail('timeout must be at least 1 second, got %d.' % module.params['timeout'])
         result = dict(changed=False)
-        service = vm.params['service']
+        service = module.params['service']
         if service in ('started', 'restarted'):
-            host_service.converge(vm, result)
-        if vm.params['state']:
-            host_state.converge(vm, result)
+            host_service.converge(module, result)
+        if module.params['state']:
+            host_state.converge(module, result)
         else:
-            result['host'] = host_state.current(vm)
+            result['host'] = host_state.current(module)
         if service == 'stopped':
-            host_service.converge(vm, result)
+            host_service.converge(module, result)
         return result
 
     module.run(converge)

@@ -3,8 +3,6 @@
 # Copyright: (c) 2026, virtops.compute contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import (absolute_import, division, print_function)
-__metaclass__ = type
 
 DOCUMENTATION = r'''
 module: host_info
@@ -142,7 +140,7 @@ host:
 '''
 
 from ansible_collections.virtops.compute.plugins.module_utils.common import VirtopsModule
-from ansible_collections.virtops.compute.plugins.module_utils import host_facts
+from ansible_collections.virtops.compute.plugins.module_utils.host import facts as host_facts
 
 
 def main():
@@ -154,10 +152,10 @@ def main():
         supports_check_mode=True,
     )
 
-    def report(vm):
-        if vm.params['probe_timeout'] < 1:
-            vm.fail('probe_timeout must be at least 1 second, got %d.' % vm.params['probe_timeout'])
-        return dict(host=host_facts.gather(vm, probe=vm.params['probe'], probe_timeout=vm.params['probe_timeout']))
+    def report(module):
+        if module.params['probe_timeout'] < 1:
+            module.fail('probe_timeout must be at least 1 second, got %d.' % module.params['probe_timeout'])
+        return dict(host=host_facts.gather(module, probe=module.params['probe'], probe_timeout=module.params['probe_timeout']))
 
     module.run(report)
 

@@ -3,8 +3,6 @@
 # Copyright: (c) 2026, virtops.compute contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import (absolute_import, division, print_function)
-__metaclass__ = type
 
 DOCUMENTATION = r'''
 module: migrate
@@ -202,7 +200,7 @@ actions:
 '''
 
 from ansible_collections.virtops.compute.plugins.module_utils.common import VirtopsModule
-from ansible_collections.virtops.compute.plugins.module_utils.migration_job import Migration
+from ansible_collections.virtops.compute.plugins.module_utils.migration.live_job import Migration
 
 
 def main():
@@ -227,7 +225,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    module.run(lambda vm: Migration(vm).run())
+    module.run(lambda module: Migration(module).run())
 
 
 if __name__ == '__main__':

@@ -3,8 +3,6 @@
 # Copyright: (c) 2026, virtops.compute contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import (absolute_import, division, print_function)
-__metaclass__ = type
 
 DOCUMENTATION = r'''
 module: network
@@ -230,13 +228,13 @@ actions:
 '''
 
 from ansible_collections.virtops.compute.plugins.module_utils.common import VirtopsModule
-from ansible_collections.virtops.compute.plugins.module_utils.network_converge import NetworkConverger
-from ansible_collections.virtops.compute.plugins.module_utils.network_spec import NETWORK_OPTIONS
+from ansible_collections.virtops.compute.plugins.module_utils.network.converge import NetworkConverger
+from ansible_collections.virtops.compute.plugins.module_utils.network.spec import NETWORK_OPTIONS
 
 
 def main():
     module = VirtopsModule(argument_spec=NETWORK_OPTIONS, supports_check_mode=True)
-    module.run(lambda vm: NetworkConverger(vm).run())
+    module.run(lambda module: NetworkConverger(module).run())
 
 
 if __name__ == '__main__':

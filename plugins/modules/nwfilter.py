@@ -3,8 +3,6 @@
 # Copyright: (c) 2026, virtops.compute contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import (absolute_import, division, print_function)
-__metaclass__ = type
 
 DOCUMENTATION = r'''
 module: nwfilter
@@ -125,8 +123,8 @@ changes:
 '''
 
 from ansible_collections.virtops.compute.plugins.module_utils.common import VirtopsModule
-from ansible_collections.virtops.compute.plugins.module_utils.nwfilter_converge import converge
-from ansible_collections.virtops.compute.plugins.module_utils.nwfilter_rules import NWFILTER_OPTIONS
+from ansible_collections.virtops.compute.plugins.module_utils.nwfilter.converge import converge
+from ansible_collections.virtops.compute.plugins.module_utils.nwfilter.rules import NWFILTER_OPTIONS
 
 
 def main():

@@ -3,8 +3,6 @@
 # Copyright: (c) 2026, virtops.compute contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import (absolute_import, division, print_function)
-__metaclass__ = type
 
 DOCUMENTATION = r'''
 module: secret
@@ -80,46 +78,46 @@ changes:
   elements: str
 '''
 
-from ansible_collections.virtops.compute.plugins.module_utils import secret_store
 from ansible_collections.virtops.compute.plugins.module_utils.common import VirtopsModule
 from ansible_collections.virtops.compute.plugins.module_utils.connection import VirtopsError
 from ansible_collections.virtops.compute.plugins.module_utils.diff import DifferenceTracker
+from ansible_collections.virtops.compute.plugins.module_utils.storage import secrets as secret_store
 
 
-def _run(vm):
-    params = vm.params
-    label = "secret for %s '%s'" % (params['usage'], params['usage_id'])
+def _run(module):
+    params = module.params
+    where = "secret for %s '%s'" % (params['usage'], params['usage_id'])
     if not params['usage_id'].strip():
         raise VirtopsError('secret: usage_id must not be empty.')
     tracker = DifferenceTracker()
-    existing = secret_store.lookup(vm.conn, params['usage'], params['usage_id'])
+    existing = secret_store.lookup(module.conn, params['usage'], params['usage_id'])
     before = secret_store.describe(existing) if existing else None
     if params['state'] == 'absent':
         if existing is None:
             return dict(changed=False, secret=None, changes=[])
         tracker.add('state', 'present', 'absent')
-        if not vm.check_mode:
+        if not module.check_mode:
             secret_store.remove(existing)
         result = dict(changed=True, secret=None, changes=['removed'])
-        if vm.diff_mode:
+        if module.diff_mode:
             result['diff'] = tracker.diff()
         return result
     if isinstance(params['value'], (list, dict, bool)):
         # type str would store the list's text as the secret; the value itself is never named
-        raise VirtopsError('%s: value must be a string, not a %s.' % (label, type(params['value']).__name__))
+        raise VirtopsError('%s: value must be a string, not a %s.' % (where, type(params['value']).__name__))
     if isinstance(params['value'], (int, float)):
         params['value'] = str(params['value'])
     if existing is None and params['value'] is None:
-        raise VirtopsError('%s: a new secret needs a value.' % label)
-    secret, changes = secret_store.ensure(vm.conn, params['usage'], params['usage_id'], params['value'],
-                                          params['description'], check_mode=vm.check_mode)
+        raise VirtopsError('%s: a new secret needs a value.' % where)
+    secret, changes = secret_store.ensure(module.conn, params['usage'], params['usage_id'], params['value'],
+                                          params['description'], check_mode=module.check_mode)
     after = secret_store.describe(secret) if secret is not None else dict(
         usage=params['usage'], usage_id=params['usage_id'], description=params['description'])
     tracker.add('secret', before, after)
     if 'value' in changes:
         tracker.add('value', 'old', 'new', secret=True)
     result = dict(changed=bool(changes), secret=after, changes=changes)
-    if vm.diff_mode:
+    if module.diff_mode:
         result['diff'] = tracker.diff()
     return result
 

@@ -3,8 +3,6 @@
 # Copyright: (c) 2026, virtops.compute contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import (absolute_import, division, print_function)
-__metaclass__ = type
 
 DOCUMENTATION = r'''
 module: snapshot
@@ -131,7 +129,7 @@ actions:
 '''
 
 from ansible_collections.virtops.compute.plugins.module_utils.common import VirtopsModule
-from ansible_collections.virtops.compute.plugins.module_utils.snapshots import Snapshotter
+from ansible_collections.virtops.compute.plugins.module_utils.storage.snapshots import Snapshotter
 
 
 def main():
@@ -149,7 +147,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    module.run(lambda vm: Snapshotter(vm).run())
+    module.run(lambda module: Snapshotter(module).run())
 
 
 if __name__ == '__main__':

@@ -3,8 +3,6 @@
 # Copyright: (c) 2026, virtops.compute contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import (absolute_import, division, print_function)
-__metaclass__ = type
 
 DOCUMENTATION = r'''
 module: storage_pool
@@ -125,12 +123,12 @@ changes:
 '''
 
 from ansible_collections.virtops.compute.plugins.module_utils.common import VirtopsModule
-from ansible_collections.virtops.compute.plugins.module_utils.storage_pools import POOL_OPTIONS, PoolConverger
+from ansible_collections.virtops.compute.plugins.module_utils.storage.pools import POOL_OPTIONS, PoolConverger
 
 
 def main():
     module = VirtopsModule(argument_spec=POOL_OPTIONS, supports_check_mode=True)
-    module.run(lambda vm: PoolConverger(vm).run())
+    module.run(lambda module: PoolConverger(module).run())
 
 
 if __name__ == '__main__':

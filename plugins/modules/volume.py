@@ -3,8 +3,6 @@
 # Copyright: (c) 2026, virtops.compute contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import (absolute_import, division, print_function)
-__metaclass__ = type
 
 DOCUMENTATION = r'''
 module: volume
@@ -136,12 +134,12 @@ changes:
 '''
 
 from ansible_collections.virtops.compute.plugins.module_utils.common import VirtopsModule
-from ansible_collections.virtops.compute.plugins.module_utils.volumes import VOLUME_OPTIONS, VolumeConverger
+from ansible_collections.virtops.compute.plugins.module_utils.storage.volumes import VOLUME_OPTIONS, VolumeConverger
 
 
 def main():
     module = VirtopsModule(argument_spec=VOLUME_OPTIONS, supports_check_mode=True)
-    module.run(lambda vm: VolumeConverger(vm).run())
+    module.run(lambda module: VolumeConverger(module).run())
 
 
 if __name__ == '__main__':

@@ -3,8 +3,6 @@
 # Copyright: (c) 2026, virtops.compute contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import (absolute_import, division, print_function)
-__metaclass__ = type
 
 DOCUMENTATION = r'''
 module: volume_attachment
@@ -228,7 +226,9 @@ actions:
 '''
 
 from ansible_collections.virtops.compute.plugins.module_utils.common import VirtopsModule
-from ansible_collections.virtops.compute.plugins.module_utils.volume_attachments import ATTACHMENT_OPTIONS, AttachmentConverger
+from ansible_collections.virtops.compute.plugins.module_utils.storage.attachments import (
+    ATTACHMENT_OPTIONS, AttachmentConverger,
+)
 
 
 def main():
@@ -236,7 +236,7 @@ def main():
         argument_spec=dict(ATTACHMENT_OPTIONS, guest=dict(type='str', required=True)),
         supports_check_mode=True,
     )
-    module.run(lambda vm: AttachmentConverger(vm).run())
+    module.run(lambda module: AttachmentConverger(module).run())
 
 
 if __name__ == '__main__':

@@ -11,7 +11,7 @@ import warnings
 
 import pytest
 
-from ansible_collections.virtops.compute.plugins.module_utils import guestfs_ops
+from ansible_collections.virtops.compute.plugins.module_utils.disk_image import guestfs as guestfs_ops
 from lab import guests
 from lab.checks import assert_one_sentence
 from lab.proc import LAB_ROOT

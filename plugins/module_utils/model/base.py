@@ -23,15 +23,14 @@ object's own element.  Writing creates the elements a path needs, placed in
 the order the class's ``ORDER`` gives (libvirt's own order), else last.
 """
 
-from __future__ import (absolute_import, division, print_function)
-__metaclass__ = type
 
 import copy
 
 from ansible_collections.virtops.compute.plugins.module_utils.model.kinds import ModelError, as_kind
 from ansible_collections.virtops.compute.plugins.module_utils.model.units import UnitError, from_bytes, to_bytes
 from ansible_collections.virtops.compute.plugins.module_utils.model.xmlutil import (
-    HAS_LXML, LXML_IMPORT_ERROR, canonical_xml, is_empty, make_element, parse_xml, serialize, split_path, strip_blank_text,
+    HAS_LXML, LXML_IMPORT_ERROR, canonical_xml, is_empty, make_element, parse_xml, serialize, split_path,
+    strip_blank_text,
 )
 
 # HAS_LXML and LXML_IMPORT_ERROR are for modules: missing_required_lib('lxml')

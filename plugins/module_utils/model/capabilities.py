@@ -8,8 +8,6 @@ Listed is not usable: libvirt lists ``kvm`` wherever QEMU was built with it,
 so callers that need a working virt type must try it.
 """
 
-from __future__ import (absolute_import, division, print_function)
-__metaclass__ = type
 
 from ansible_collections.virtops.compute.plugins.module_utils.model.base import Children, PathAttr, Text, XmlObject
 from ansible_collections.virtops.compute.plugins.module_utils.model.fields import AttrList, TextList

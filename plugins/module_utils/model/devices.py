@@ -9,8 +9,6 @@ element and attribute names (``driver_cache`` is ``<driver cache=...>``,
 added to a domain with ``Domain.add_device``.
 """
 
-from __future__ import (absolute_import, division, print_function)
-__metaclass__ = type
 
 from ansible_collections.virtops.compute.plugins.module_utils.model.base import (
     Attr, Field, Flag, PathAttr, Text, XmlObject,
@@ -109,6 +107,19 @@ class Disk(Device):
     def source_path(self):
         """The host path behind a file, block or directory disk (None for network and volume disks)."""
         return self.source_file or self.source_dev or self.source_dir
+
+    @property
+    def backing_chain(self):
+        """``[(path, format)]`` of the backing files libvirt reports under ``<backingStore>``, nearest first."""
+        chain = []
+        node = self.find('backingStore')
+        while node is not None and node.find('source') is not None:
+            source = node.find('source')
+            path = source.get('file') or source.get('dev')
+            fmt = node.find('format')
+            chain.append((path, fmt.get('type') if fmt is not None else None))
+            node = node.find('backingStore')
+        return chain
 
     @property
     def iotune(self):

@@ -9,8 +9,6 @@ object in ``<metadata><virtops:instance xmlns:virtops="urn:virtops:compute:1">``
 read and written with ``get_app_metadata``/``set_app_metadata``.
 """
 
-from __future__ import (absolute_import, division, print_function)
-__metaclass__ = type
 
 import json
 

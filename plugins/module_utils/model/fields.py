@@ -11,10 +11,10 @@ for nwfilter variables.  Assigning replaces the elements, keeping the ones
 whose values did not change exactly as they were.
 """
 
-from __future__ import (absolute_import, division, print_function)
-__metaclass__ = type
 
-from ansible_collections.virtops.compute.plugins.module_utils.model.base import Field, XmlObject, make_element, split_path
+from ansible_collections.virtops.compute.plugins.module_utils.model.base import (
+    Field, XmlObject, make_element, split_path,
+)
 from ansible_collections.virtops.compute.plugins.module_utils.model.kinds import ModelError, as_kind
 
 # <vlan><tag id='42' nativeMode='untagged'/></vlan>, in interfaces, networks and portgroups

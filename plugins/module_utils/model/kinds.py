@@ -9,8 +9,6 @@ spellings are ``YES_NO`` (``'yes'``/``'no'``) and ``ON_OFF``
 the text otherwise (nwfilter values may be ``$VARIABLES`` or netmasks).
 """
 
-from __future__ import (absolute_import, division, print_function)
-__metaclass__ = type
 
 import re
 

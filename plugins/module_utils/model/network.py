@@ -3,8 +3,6 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The typed view of a libvirt virtual network (``<network>``)."""
 
-from __future__ import (absolute_import, division, print_function)
-__metaclass__ = type
 
 from ansible_collections.virtops.compute.plugins.module_utils.model.base import (
     Attr, Children, PathAttr, Text, XmlObject,

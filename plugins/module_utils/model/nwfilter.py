@@ -11,8 +11,6 @@ be nwfilter variables (``$IP``), so port, mask and type numbers read as
 integers only where the text is one.
 """
 
-from __future__ import (absolute_import, division, print_function)
-__metaclass__ = type
 
 from ansible_collections.virtops.compute.plugins.module_utils.model.base import (
     Attr, Children, Text, XmlObject, make_element,

@@ -6,8 +6,6 @@
 Sizes are read and written in bytes, libvirt's default unit for storage.
 """
 
-from __future__ import (absolute_import, division, print_function)
-__metaclass__ = type
 
 from ansible_collections.virtops.compute.plugins.module_utils.model.base import Attr, PathAttr, Size, Text, XmlObject
 from ansible_collections.virtops.compute.plugins.module_utils.model.fields import AttrList

@@ -9,8 +9,6 @@ powers of 1000) and binary ones (``k``/``KiB``, ``M``/``MiB``, ``G``/``GiB``
 any of them and hands out whole numbers in one fixed unit per property.
 """
 
-from __future__ import (absolute_import, division, print_function)
-__metaclass__ = type
 
 _LETTERS = 'kmgtpe'
 

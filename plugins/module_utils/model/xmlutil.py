@@ -7,8 +7,6 @@ lxml is imported optionally; ``HAS_LXML`` and ``LXML_IMPORT_ERROR`` let a
 module report ``missing_required_lib('lxml')`` instead of failing on import.
 """
 
-from __future__ import (absolute_import, division, print_function)
-__metaclass__ = type
 
 import re
 import traceback

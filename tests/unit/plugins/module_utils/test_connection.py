@@ -32,5 +32,5 @@ def test_error_is_one_sentence_naming_the_subject():
     class FakeError(Exception):
         def get_error_message(self):
             return 'Failed to connect socket to \'/run/x\': No such file or directory\nmore detail'
-    text = connection.describe_libvirt_error(FakeError(), subject="guest 'web1'")
+    text = connection.describe_libvirt_error(FakeError(), where="guest 'web1'")
     assert text == "guest 'web1': Failed to connect socket to '/run/x': No such file or directory."

@@ -1,7 +1,9 @@
 """How faults read: a lost libvirtd connection, a dead QEMU, a hung or absent guest agent (pure logic)."""
 import pytest
 
-from ansible_collections.virtops.compute.plugins.module_utils import agent_calls, connection, states
+from ansible_collections.virtops.compute.plugins.module_utils import connection
+from ansible_collections.virtops.compute.plugins.module_utils.libvirt import agent as agent_calls
+from ansible_collections.virtops.compute.plugins.module_utils.guest import states
 from ansible_collections.virtops.compute.plugins.module_utils.connection import VirtopsError
 
 
@@ -20,7 +22,7 @@ class FakeError(Exception):
 @pytest.mark.parametrize('message', ['Cannot recv data: Connection reset by peer', 'internal error: client socket is closed',
                                      'Cannot write data: Broken pipe', 'End of file while reading data: Input/output error'])
 def test_lost_connection_says_what_to_do(message):
-    text = connection.describe_libvirt_error(FakeError(message), subject="guest 'web1'")
+    text = connection.describe_libvirt_error(FakeError(message), where="guest 'web1'")
     assert text.startswith("guest 'web1': the connection to libvirtd was lost") and text.endswith('run it again to converge.')
     assert message in text and '\n' not in text
 

@@ -1,0 +1,67 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, virtops.compute contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A config drive kept as a raw volume of a storage pool, read and written through libvirt streams.
+
+This is how the config_drive module works against a remote ``uri``: the image is built
+where the module runs and only its bytes travel, through the storage API.
+"""
+
+
+import io
+
+from ansible_collections.virtops.compute.plugins.module_utils.connection import VirtopsError
+from ansible_collections.virtops.compute.plugins.module_utils.libvirt import lookup, streams
+from ansible_collections.virtops.compute.plugins.module_utils.storage.images import volume_model
+from ansible_collections.virtops.compute.plugins.module_utils.storage.volumes import refresh
+
+
+class PoolTarget:
+    def __init__(self, conn, pool_name, volume_name):
+        self.conn = conn
+        self.pool_name = pool_name
+        self.volume_name = volume_name
+        self.where = "config_drive '%s/%s'" % (pool_name, volume_name)
+        self._pool = None
+
+    def check(self):
+        self._pool = lookup.find_pool(self.conn, self.pool_name)
+        if self._pool is None:
+            raise VirtopsError("%s: the storage pool '%s' does not exist." % (self.where, self.pool_name))
+        if not self._pool.isActive():
+            raise VirtopsError("%s: the storage pool '%s' is not active." % (self.where, self.pool_name))
+        refresh(self._pool)
+
+    def _volume(self):
+        return lookup.find_volume(self._pool, self.volume_name)
+
+    def current(self):
+        vol = self._volume()
+        if vol is None:
+            return None
+        return streams.download(self.conn, vol, vol.info()[1])
+
+    def mode_differs(self):
+        return False    # the volume was made with mode 0600 and libvirt has no call to change it afterwards
+
+    def write(self, data):
+        vol = self._volume()
+        if vol is not None and vol.info()[1] != len(data):
+            vol.delete(0)
+            vol = None
+        if vol is None:
+            model = volume_model(self.volume_name, 'raw', len(data))
+            model.permissions_mode = '0600'
+            vol = self._pool.createXML(model.to_xml(), 0)
+        streams.upload(self.conn, vol, io.BytesIO(data), len(data))
+        refresh(self._pool)
+
+    def fix_mode(self):
+        pass
+
+    def remove(self):
+        self._volume().delete(0)
+
+    def describe(self):
+        vol = self._volume()
+        return dict(pool=self.pool_name, volume=self.volume_name, path=vol.path() if vol is not None else None)
