@@ -10,7 +10,7 @@ export PYTHONPATH := $(CURDIR)/tests
 LAB := $(PY) -m lab.cli
 PYTEST_ARGS ?=
 
-.PHONY: demo test setup lab-up lab-down lab-status images unit e2e sanity lint build changelog bench
+.PHONY: demo test setup lab-up lab-down lab-status images unit e2e sanity lint build importer docs changelog bench
 
 demo: setup
 	$(LAB) up
@@ -22,6 +22,8 @@ test: setup
 	VIRTOPS_SETUP_DONE=1 $(MAKE) --no-print-directory lint
 	VIRTOPS_SETUP_DONE=1 $(MAKE) --no-print-directory sanity
 	VIRTOPS_SETUP_DONE=1 $(MAKE) --no-print-directory build
+	VIRTOPS_SETUP_DONE=1 $(MAKE) --no-print-directory importer
+	VIRTOPS_SETUP_DONE=1 $(MAKE) --no-print-directory docs
 	scripts/run-tests.sh $(PYTEST_ARGS)
 
 setup:
@@ -59,6 +61,14 @@ build: setup
 	@echo "[build] ansible-galaxy collection build"
 	@mkdir -p .build/dist
 	$(VENV)/bin/ansible-galaxy collection build --force --output-path .build/dist .
+
+# galaxy-importer (what Galaxy and Automation Hub run on an upload) on the tarball build made
+importer: setup
+	@scripts/importer.sh
+
+# antsibull-docs lint, then every module, plugin and role page and the guides as HTML in .build/docs/html
+docs: setup
+	@scripts/docs.sh
 
 changelog: setup
 	$(VENV)/bin/antsibull-changelog lint

@@ -45,6 +45,27 @@ else
   step "virtualenv .venv: up to date"
 fi
 
+# Tools whose dependencies would move packages of .venv to other versions, each in a virtualenv of its own under
+# .build/venvs (made again when its requirements file changes): the docs tool chain (make docs) and galaxy-importer
+# (make importer).
+tool_venv() {  # NAME: .build/venvs/NAME from requirements-NAME.txt
+  local dir="$repo/.build/venvs/$1" requirements="$repo/requirements-$1.txt"
+  local want
+  want=$(sha256sum < "$requirements" | cut -d' ' -f1)
+  if [ ! -x "$dir/bin/python" ] || [ "$(cat "$dir/.requirements.sha256" 2>/dev/null)" != "$want" ]; then
+    step "creating the virtualenv .build/venvs/$1 from requirements-$1.txt"
+    rm -rf "$dir"
+    $python -m venv "$dir"
+    "$dir/bin/pip" install -q --upgrade pip
+    "$dir/bin/pip" install -q -r "$requirements"
+    echo "$want" > "$dir/.requirements.sha256"
+  else
+    step "virtualenv .build/venvs/$1: up to date"
+  fi
+}
+tool_venv docs
+tool_venv importer
+
 collections="$repo/.build/collections/ansible_collections/virtops"
 mkdir -p "$collections"
 ln -sfn ../../../.. "$collections/compute"
