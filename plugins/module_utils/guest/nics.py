@@ -29,31 +29,31 @@ UPDATABLE = ('vlan', 'portgroup', 'filter', 'filter_params', 'source')
 def validate_nics(where, nics):
     seen = {}
     for index, nic in enumerate(nics or []):
-        label = '%s: nics[%d]' % (where, index)
+        nic_where = '%s: nics[%d]' % (where, index)
         sources = [key for key in NIC_SOURCES if nic.get(key)]
         if len(sources) != 1:
             raise VirtopsError('%s needs exactly one of network, bridge, ovs_bridge or user, got %s.'
-                               % (label, ', '.join(sources) or 'none'))
+                               % (nic_where, ', '.join(sources) or 'none'))
         mac = nic.get('mac')
         if mac is not None:
             if not MAC_PATTERN.match(mac.lower()):
-                raise VirtopsError('%s.mac %r is not a MAC address like 52:54:00:12:34:56.' % (label, mac))
+                raise VirtopsError('%s.mac %r is not a MAC address like 52:54:00:12:34:56.' % (nic_where, mac))
             if int(mac[:2], 16) & 1:
-                raise VirtopsError('%s.mac %s is a multicast address; a NIC needs a unicast one.' % (label, mac))
+                raise VirtopsError('%s.mac %s is a multicast address; a NIC needs a unicast one.' % (nic_where, mac))
             if mac.lower() in seen:
-                raise VirtopsError('%s.mac %s is already used by nics[%d].' % (label, mac, seen[mac.lower()]))
+                raise VirtopsError('%s.mac %s is already used by nics[%d].' % (nic_where, mac, seen[mac.lower()]))
             seen[mac.lower()] = index
         vlan = nic.get('vlan')
         if vlan is not None:
             if not 1 <= vlan <= 4094:
-                raise VirtopsError('%s.vlan must be 1-4094, got %d.' % (label, vlan))
+                raise VirtopsError('%s.vlan must be 1-4094, got %d.' % (nic_where, vlan))
             if not (nic.get('ovs_bridge') or nic.get('network')):
                 raise VirtopsError('%s.vlan needs an ovs_bridge or a network (VLAN tags are set on Open vSwitch ports).'
-                                   % label)
+                                   % nic_where)
         if nic.get('portgroup') and not nic.get('network'):
-            raise VirtopsError('%s.portgroup needs a network.' % label)
+            raise VirtopsError('%s.portgroup needs a network.' % nic_where)
         if nic.get('filter_params') and not nic.get('filter'):
-            raise VirtopsError('%s.filter_params needs a filter.' % label)
+            raise VirtopsError('%s.filter_params needs a filter.' % nic_where)
 
 
 def check_networks(conn, where, nics):

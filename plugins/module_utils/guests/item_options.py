@@ -61,21 +61,21 @@ def spec_error(result):
     return result.error_messages[0].rstrip('.')
 
 
-def apply_flavor(item, flavors, label):
+def apply_flavor(item, flavors, item_where):
     """The item with its flavor's values filled in where it gives none; raises for an unknown flavor."""
     name = item.get('flavor')
     if name is None:
         return item
     if not isinstance(name, str) or name not in flavors:
         known = ', '.join(sorted(flavors)) or 'none'
-        raise VirtopsError("%s: flavor '%s' is not one of the defined flavors (%s)." % (label, name, known))
+        raise VirtopsError("%s: flavor '%s' is not one of the defined flavors (%s)." % (item_where, name, known))
     flavor = flavors[name]
     if not isinstance(flavor, dict):
-        raise VirtopsError("%s: flavor '%s' must be a dictionary of %s." % (label, name, ', '.join(FLAVOR_KEYS)))
+        raise VirtopsError("%s: flavor '%s' must be a dictionary of %s." % (item_where, name, ', '.join(FLAVOR_KEYS)))
     unknown = sorted(str(key) for key in flavor if key not in FLAVOR_KEYS)
     if unknown:
         raise VirtopsError("%s: flavor '%s' has the unknown key(s) %s (known: %s)."
-                           % (label, name, ', '.join(unknown), ', '.join(FLAVOR_KEYS)))
+                           % (item_where, name, ', '.join(unknown), ', '.join(FLAVOR_KEYS)))
     merged = dict(item)
     for key, value in flavor.items():
         # a flavor's root disk size means nothing to a guest booted from a kernel, without an image
@@ -86,26 +86,26 @@ def apply_flavor(item, flavors, label):
     return merged
 
 
-def validate_drive(value, guest, label, secrets):
+def validate_drive(value, guest, item_where, secrets):
     """A config_drive dictionary checked and completed (name defaults to the guest's); a path is kept as it is."""
     if value is None or isinstance(value, str):
         return value
     if not isinstance(value, dict):
-        raise VirtopsError('%s: config_drive must be a path or a dictionary of metadata, got %s.' % (label, type(value).__name__))
+        raise VirtopsError('%s: config_drive must be a path or a dictionary of metadata, got %s.' % (item_where, type(value).__name__))
     result = ArgumentSpecValidator(CONFIG_DRIVE_OPTIONS).validate(value)
     secrets.update(result._no_log_values)
     if result.error_messages:
-        raise VirtopsError('%s: config_drive has %s.' % (label, spec_error(result)) if getattr(result, '_unsupported_parameters', None)
-                           else '%s: config_drive: %s.' % (label, spec_error(result)))
+        raise VirtopsError('%s: config_drive has %s.' % (item_where, spec_error(result)) if getattr(result, '_unsupported_parameters', None)
+                           else '%s: config_drive: %s.' % (item_where, spec_error(result)))
     drive = result.validated_parameters
     drive['name'] = drive.get('name') or guest
     # the metadata checks (network data, user data size, file paths) before anything is written
     config_drive_layout.normalise(dict(drive, uuid=drive.get('uuid') or '00000000-0000-0000-0000-000000000000'),
-                                  '%s: config_drive' % label)
+                                  '%s: config_drive' % item_where)
     return drive
 
 
-def validate_volumes(volumes, label):
+def validate_volumes(volumes, item_where):
     """Checks on the attachments that need no host: target names, one source each, no target twice."""
     from ansible_collections.virtops.compute.plugins.module_utils.guest import spec as guest_spec
     from ansible_collections.virtops.compute.plugins.module_utils.storage import sources as disk_sources
@@ -114,39 +114,39 @@ def validate_volumes(volumes, label):
     reserved[guest_spec.ROOT_TARGET] = 'the root disk'
     seen = {}
     for index, spec in enumerate(volumes or []):
-        where = '%s: volumes[%d]' % (label, index)
+        volume_where = '%s: volumes[%d]' % (item_where, index)
         target = spec['target']
         if not TARGET_PATTERN.match(target):
-            raise VirtopsError("%s: target '%s' must be a device name like vdb or sdc." % (where, target))
+            raise VirtopsError("%s: target '%s' must be a device name like vdb or sdc." % (volume_where, target))
         if target in reserved:
-            raise VirtopsError('%s: target %s is where the guest module puts %s.' % (where, target, reserved[target]))
+            raise VirtopsError('%s: target %s is where the guest module puts %s.' % (volume_where, target, reserved[target]))
         if target in seen:
-            raise VirtopsError('%s: target %s is already used by volumes[%d].' % (where, target, seen[target]))
+            raise VirtopsError('%s: target %s is already used by volumes[%d].' % (volume_where, target, seen[target]))
         seen[target] = index
-        disk_sources.validate(where, spec)
+        disk_sources.validate(volume_where, spec)
         if spec.get('size_gb') is not None and spec['size_gb'] < 1:
-            raise VirtopsError('%s: size_gb must be at least 1, got %d.' % (where, spec['size_gb']))
+            raise VirtopsError('%s: size_gb must be at least 1, got %d.' % (volume_where, spec['size_gb']))
 
 
 def validate_item(validator, item, index, flavors, defaults, secrets):
     """One item checked like the guest module's options plus the extra keys; returns it completed."""
-    label = 'guests[%d]%s' % (index, " ('%s')" % item['name'] if isinstance(item.get('name'), str) else '')
-    item = apply_flavor(item, flavors, label)
+    item_where = 'guests[%d]%s' % (index, " ('%s')" % item['name'] if isinstance(item.get('name'), str) else '')
+    item = apply_flavor(item, flavors, item_where)
     result = validator.validate(item)
     secrets.update(result._no_log_values)
     if result.error_messages:
-        raise VirtopsError('%s: %s.' % (label, spec_error(result)))
+        raise VirtopsError('%s: %s.' % (item_where, spec_error(result)))
     params = result.validated_parameters
-    params['config_drive'] = validate_drive(params.get('config_drive'), params['name'], label, secrets)
-    validate_volumes(params.get('volumes'), label)
+    params['config_drive'] = validate_drive(params.get('config_drive'), params['name'], item_where, secrets)
+    validate_volumes(params.get('volumes'), item_where)
     for key, value in defaults.items():
         if params.get(key) is None:
             params[key] = value
     if params['wait_timeout'] < 1:
-        raise VirtopsError('%s: wait_timeout must be at least 1, got %d.' % (label, params['wait_timeout']))
+        raise VirtopsError('%s: wait_timeout must be at least 1, got %d.' % (item_where, params['wait_timeout']))
     if params['wait_for'] != 'none' and params['state'] == 'running':
         if params.get('guest_agent') is False:
-            raise VirtopsError('%s: wait_for %s talks to the guest agent, and guest_agent is false.' % (label, params['wait_for']))
+            raise VirtopsError('%s: wait_for %s talks to the guest agent, and guest_agent is false.' % (item_where, params['wait_for']))
         params['guest_agent'] = True
     return params
 

@@ -62,113 +62,113 @@ def _check_vlan(where, vlan):
         raise VirtopsError('%s must be a VLAN id from 1 to 4094, got %d.' % (where, vlan))
 
 
-def _check_portgroups(label, params):
+def _check_portgroups(where, params):
     mode = params['mode']
     names = []
     for index, group in enumerate(params.get('portgroups') or []):
-        where = '%s: portgroups[%d]' % (label, index)
+        portgroup_where = '%s: portgroups[%d]' % (where, index)
         if group['name'] in names:
-            raise VirtopsError("%s: portgroup '%s' is listed twice." % (label, group['name']))
+            raise VirtopsError("%s: portgroup '%s' is listed twice." % (where, group['name']))
         names.append(group['name'])
-        _check_vlan(where + '.vlan', group.get('vlan'))
+        _check_vlan(portgroup_where + '.vlan', group.get('vlan'))
         if group.get('vlan') is not None and mode != 'ovs':
             raise VirtopsError('%s.vlan needs mode ovs (libvirt tags only Open vSwitch ports), not mode %s.'
-                               % (where, mode))
+                               % (portgroup_where, mode))
     defaults = [group['name'] for group in params.get('portgroups') or [] if group.get('default')]
     wanted_default = params.get('default_portgroup')
     if wanted_default is not None and wanted_default not in names:
         raise VirtopsError("%s: default_portgroup '%s' is not among the portgroups (%s)."
-                           % (label, wanted_default, ', '.join(names) or 'none'))
+                           % (where, wanted_default, ', '.join(names) or 'none'))
     if len(defaults) > 1 or (defaults and wanted_default and defaults != [wanted_default]):
         raise VirtopsError('%s: only one portgroup can be the default, got %s.'
-                           % (label, ', '.join(sorted(set(defaults + [wanted_default] if wanted_default else defaults)))))
+                           % (where, ', '.join(sorted(set(defaults + [wanted_default] if wanted_default else defaults)))))
 
 
-def _check_ip(label, ip, routes):
-    address = _address('%s: ip.address' % label, ip['address'])
+def _check_ip(where, ip, routes):
+    address = _address('%s: ip.address' % where, ip['address'])
     if not 1 <= ip['prefix'] <= 30:
-        raise VirtopsError('%s: ip.prefix must be from 1 to 30, got %d.' % (label, ip['prefix']))
+        raise VirtopsError('%s: ip.prefix must be from 1 to 30, got %d.' % (where, ip['prefix']))
     subnet = ipaddress.IPv4Network('%s/%d' % (address, ip['prefix']), strict=False)
     if address in (subnet.network_address, subnet.broadcast_address):
-        raise VirtopsError('%s: ip.address %s is the network or broadcast address of %s.' % (label, address, subnet))
+        raise VirtopsError('%s: ip.address %s is the network or broadcast address of %s.' % (where, address, subnet))
     dhcp = ip.get('dhcp_range')
     if dhcp:
-        start = _address('%s: ip.dhcp_range.start' % label, dhcp['start'])
-        end = _address('%s: ip.dhcp_range.end' % label, dhcp['end'])
+        start = _address('%s: ip.dhcp_range.start' % where, dhcp['start'])
+        end = _address('%s: ip.dhcp_range.end' % where, dhcp['end'])
         for bound in (start, end):
             if bound not in subnet or bound in (subnet.network_address, subnet.broadcast_address):
-                raise VirtopsError('%s: ip.dhcp_range %s-%s is not inside the subnet %s.' % (label, start, end, subnet))
+                raise VirtopsError('%s: ip.dhcp_range %s-%s is not inside the subnet %s.' % (where, start, end, subnet))
         if start > end:
-            raise VirtopsError('%s: ip.dhcp_range starts at %s, after its end %s.' % (label, start, end))
+            raise VirtopsError('%s: ip.dhcp_range starts at %s, after its end %s.' % (where, start, end))
         if start <= address <= end:
             raise VirtopsError('%s: ip.dhcp_range %s-%s overlaps the network\'s own address %s.'
-                               % (label, start, end, address))
+                               % (where, start, end, address))
     seen_macs, seen_ips = {}, {}
     for index, host in enumerate(ip.get('hosts') or []):
-        where = '%s: ip.hosts[%d]' % (label, index)
-        host_ip = _address(where + '.ip', host['ip'])
+        host_where = '%s: ip.hosts[%d]' % (where, index)
+        host_ip = _address(host_where + '.ip', host['ip'])
         if host_ip not in subnet or host_ip in (subnet.network_address, subnet.broadcast_address, address):
-            raise VirtopsError('%s.ip %s is not a free host address of the subnet %s.' % (where, host_ip, subnet))
+            raise VirtopsError('%s.ip %s is not a free host address of the subnet %s.' % (host_where, host_ip, subnet))
         if not host.get('mac') and not host.get('name'):
-            raise VirtopsError('%s needs a mac or a name.' % where)
+            raise VirtopsError('%s needs a mac or a name.' % host_where)
         mac = (host.get('mac') or '').lower()
         if mac and not MAC_PATTERN.match(mac):
-            raise VirtopsError('%s.mac %r is not a MAC address like 52:54:00:12:34:56.' % (where, host['mac']))
+            raise VirtopsError('%s.mac %r is not a MAC address like 52:54:00:12:34:56.' % (host_where, host['mac']))
         for key, seen in ((mac, seen_macs), (str(host_ip), seen_ips)):
             if key and key in seen:
-                raise VirtopsError('%s uses %s, as ip.hosts[%d] does.' % (where, key, seen[key]))
+                raise VirtopsError('%s uses %s, as ip.hosts[%d] does.' % (host_where, key, seen[key]))
             if key:
                 seen[key] = index
     for index, route in enumerate(routes or []):
-        where = '%s: routes[%d]' % (label, index)
+        route_where = '%s: routes[%d]' % (where, index)
         try:
             target = ipaddress.IPv4Network('%s/%d' % (route['address'], route['prefix']))
         except ValueError:
             raise VirtopsError('%s %s/%s is not an IPv4 network address with its prefix.'
-                               % (where, route['address'], route['prefix'])) from None
+                               % (route_where, route['address'], route['prefix'])) from None
         if target.overlaps(subnet):
-            raise VirtopsError('%s %s overlaps the network\'s own subnet %s.' % (where, target, subnet))
-        if _address(where + '.gateway', route['gateway']) not in subnet:
-            raise VirtopsError('%s.gateway %s is not inside the subnet %s.' % (where, route['gateway'], subnet))
+            raise VirtopsError('%s %s overlaps the network\'s own subnet %s.' % (route_where, target, subnet))
+        if _address(route_where + '.gateway', route['gateway']) not in subnet:
+            raise VirtopsError('%s.gateway %s is not inside the subnet %s.' % (route_where, route['gateway'], subnet))
     return subnet
 
 
 def validate(params):
     """Refuse what cannot make a working network, in one sentence naming the option; returns the subnet or None."""
-    label = "network '%s'" % params['name']
+    where = "network '%s'" % params['name']
     if not params['name'] or '/' in params['name'] or params['name'].strip() != params['name']:
-        raise VirtopsError("%s: name must be non-empty, without '/' or surrounding spaces." % label)
+        raise VirtopsError("%s: name must be non-empty, without '/' or surrounding spaces." % where)
     mode = params['mode']
     if mode is None:
-        raise VirtopsError('%s: mode is needed unless state is absent.' % label)
+        raise VirtopsError('%s: mode is needed unless state is absent.' % where)
     bridge = params.get('bridge')
     if bridge is not None and not 0 < len(bridge) <= IFNAME_MAX:
-        raise VirtopsError('%s: bridge %r is not a Linux interface name (1-15 characters).' % (label, bridge))
+        raise VirtopsError('%s: bridge %r is not a Linux interface name (1-15 characters).' % (where, bridge))
     if mode in ('flat', 'ovs') and not bridge:
-        raise VirtopsError('%s: mode %s needs bridge, the existing host bridge to attach guests to.' % (label, mode))
-    _check_vlan(label + ': vlan', params.get('vlan'))
+        raise VirtopsError('%s: mode %s needs bridge, the existing host bridge to attach guests to.' % (where, mode))
+    _check_vlan(where + ': vlan', params.get('vlan'))
     if params.get('vlan') is not None:
         if mode == 'flat' and not params.get('vlan_parent'):
-            raise VirtopsError('%s: vlan with mode flat needs vlan_parent, the host NIC the VLAN is made on.' % label)
+            raise VirtopsError('%s: vlan with mode flat needs vlan_parent, the host NIC the VLAN is made on.' % where)
         if mode not in ('flat', 'ovs'):
-            raise VirtopsError('%s: vlan needs mode ovs or flat, not mode %s.' % (label, mode))
+            raise VirtopsError('%s: vlan needs mode ovs or flat, not mode %s.' % (where, mode))
     if params.get('vlan_parent') and (mode != 'flat' or params.get('vlan') is None):
-        raise VirtopsError('%s: vlan_parent is only used with mode flat and a vlan.' % label)
-    _check_portgroups(label, params)
+        raise VirtopsError('%s: vlan_parent is only used with mode flat and a vlan.' % where)
+    _check_portgroups(where, params)
     ip = params.get('ip')
     if mode not in ADDRESSED_MODES:
         for key in ('ip', 'routes', 'domain'):
             if params.get(key):
                 raise VirtopsError('%s: %s is not possible with mode %s, whose addresses come from the host\'s '
-                                   'own network.' % (label, key, mode))
+                                   'own network.' % (where, key, mode))
         return None
     if params.get('routes') and not ip:
-        raise VirtopsError('%s: routes need ip, the subnet their gateways are in.' % label)
+        raise VirtopsError('%s: routes need ip, the subnet their gateways are in.' % where)
     if mode == 'route' and not ip:
-        raise VirtopsError('%s: mode route needs ip, the subnet it routes.' % label)
+        raise VirtopsError('%s: mode route needs ip, the subnet it routes.' % where)
     if params.get('mtu') is not None and not 68 <= params['mtu'] <= 65535:
-        raise VirtopsError('%s: mtu must be from 68 to 65535, got %d.' % (label, params['mtu']))
-    return _check_ip(label, ip, params.get('routes')) if ip else None
+        raise VirtopsError('%s: mtu must be from 68 to 65535, got %d.' % (where, params['mtu']))
+    return _check_ip(where, ip, params.get('routes')) if ip else None
 
 
 def check_overlaps(name, subnet, others):
