@@ -27,23 +27,3 @@ requirements:
 notes:
   - Errors from libvirt are reported as one sentence naming the object and the cause.
 '''
-
-    CHECK_MODE = r'''
-attributes:
-  check_mode:
-    support: full
-    description: A check run changes nothing and reports what would change.
-  diff_mode:
-    support: full
-    description: Shows the before and after of the object the module owns, with secrets redacted.
-'''
-
-    INFO_MODULE = r'''
-attributes:
-  check_mode:
-    support: full
-    description: The module only reads.
-  diff_mode:
-    support: none
-    description: The module changes nothing, so there is nothing to show.
-'''

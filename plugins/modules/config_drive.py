@@ -145,7 +145,7 @@ options:
     default: present
 extends_documentation_fragment:
   - virtops.compute.connection
-  - virtops.compute.connection.check_mode
+  - virtops.compute.attributes
 requirements:
   - pycdlib on the host that runs the module, for C(iso9660)
 notes:

@@ -121,7 +121,7 @@ options:
     default: auto
 extends_documentation_fragment:
   - virtops.compute.connection
-  - virtops.compute.connection.check_mode
+  - virtops.compute.attributes
 requirements:
   - libguestfs and its Python bindings on the compute host (Debian C(libguestfs-tools) and C(python3-guestfs))
 notes:

@@ -126,29 +126,6 @@ options:
         image as a CD-ROM, anything else (vfat) as a virtio disk. An empty string removes it.
       - Changing it on a running guest needs a restart.
     type: path
-  disk_qos:
-    description:
-      - I/O limits of the root disk; a change on a running guest is applied live. Omitted keys mean no limit.
-    type: dict
-    suboptions:
-      total_bytes_sec:
-        description: Total bytes per second.
-        type: int
-      read_bytes_sec:
-        description: Read bytes per second.
-        type: int
-      write_bytes_sec:
-        description: Write bytes per second.
-        type: int
-      total_iops_sec:
-        description: Total I/O operations per second.
-        type: int
-      read_iops_sec:
-        description: Read I/O operations per second.
-        type: int
-      write_iops_sec:
-        description: Write I/O operations per second.
-        type: int
   serial_console:
     description:
       - The interactive serial console; its output is always logged as well. A C(pty) by default.
@@ -243,7 +220,8 @@ options:
     default: virtops-instances
 extends_documentation_fragment:
   - virtops.compute.connection
-  - virtops.compute.connection.check_mode
+  - virtops.compute.attributes
+  - virtops.compute.disk_qos.root_disk
 seealso:
   - module: virtops.compute.guest_info
   - module: virtops.compute.host_info

@@ -20,7 +20,7 @@ options:
     type: str
 extends_documentation_fragment:
   - virtops.compute.connection
-  - virtops.compute.connection.info_module
+  - virtops.compute.attributes.info_module
 seealso:
   - module: virtops.compute.guest
 '''

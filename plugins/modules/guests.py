@@ -72,7 +72,7 @@ options:
     default: 300
 extends_documentation_fragment:
   - virtops.compute.connection
-  - virtops.compute.connection.check_mode
+  - virtops.compute.attributes
 notes:
   - Check mode reports what would change for each item (the drive and volumes included) and changes nothing; it
     does not wait.

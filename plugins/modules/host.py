@@ -105,7 +105,7 @@ options:
     default: []
 extends_documentation_fragment:
   - virtops.compute.connection
-  - virtops.compute.connection.check_mode
+  - virtops.compute.attributes
 notes:
   - O(uri) must be local (C(qemu:///system) or C(qemu+unix:///system)). A URI that does not answer makes
     C(maintenance) fail with one sentence and nothing changed.

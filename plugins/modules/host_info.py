@@ -32,7 +32,7 @@ options:
     default: 10
 extends_documentation_fragment:
   - virtops.compute.connection
-  - virtops.compute.connection.info_module
+  - virtops.compute.attributes.info_module
 notes:
   - The uptime, the host address and the service state are read from the machine itself when the URI is local.
     Against a remote URI the uptime is estimated from the host's cumulative CPU times (RV(host.uptime_source)

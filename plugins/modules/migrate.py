@@ -121,6 +121,7 @@ options:
     default: abort
 extends_documentation_fragment:
   - virtops.compute.connection
+  - virtops.compute.attributes
 attributes:
   check_mode:
     support: full

@@ -160,7 +160,7 @@ options:
     default: false
 extends_documentation_fragment:
   - virtops.compute.connection
-  - virtops.compute.connection.check_mode
+  - virtops.compute.attributes
 notes:
   - A new subnet that overlaps the subnet of another libvirt network is refused, naming that network.
   - libvirt cannot make VLAN sub-interfaces or bridges for C(flat) and C(ovs) networks; apart from the Linux-bridge

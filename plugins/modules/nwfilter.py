@@ -77,7 +77,7 @@ options:
     default: present
 extends_documentation_fragment:
   - virtops.compute.connection
-  - virtops.compute.connection.check_mode
+  - virtops.compute.attributes
 notes:
   - nwfilter rules act on Linux-bridge ports (libvirt networks of modes C(nat), C(route), C(isolated), C(flat));
     libvirt does not filter Open vSwitch ports.

@@ -44,7 +44,7 @@ options:
     default: present
 extends_documentation_fragment:
   - virtops.compute.connection
-  - virtops.compute.connection.check_mode
+  - virtops.compute.attributes
 seealso:
   - module: virtops.compute.volume_attachment
 '''

@@ -65,7 +65,7 @@ options:
     default: 30
 extends_documentation_fragment:
   - virtops.compute.connection
-  - virtops.compute.connection.check_mode
+  - virtops.compute.attributes
 seealso:
   - module: virtops.compute.guest
 '''

@@ -54,7 +54,7 @@ options:
     default: false
 extends_documentation_fragment:
   - virtops.compute.connection
-  - virtops.compute.connection.check_mode
+  - virtops.compute.attributes
 notes:
   - To see the volumes of an inactive pool libvirt has to start it, so O(state=absent) with O(delete_path=true)
     starts an inactive pool for a moment to check that it is empty; a check run cannot do that and assumes it is.

@@ -65,7 +65,7 @@ options:
     default: present
 extends_documentation_fragment:
   - virtops.compute.connection
-  - virtops.compute.connection.check_mode
+  - virtops.compute.attributes
 seealso:
   - module: virtops.compute.storage_pool
 '''

@@ -122,28 +122,6 @@ options:
         first.
     type: str
     choices: [stop, report, ignore, enospace]
-  qos:
-    description: I/O limits of the disk; changed live on a running guest. Omitted keys mean no limit.
-    type: dict
-    suboptions:
-      total_bytes_sec:
-        description: Total bytes per second.
-        type: int
-      read_bytes_sec:
-        description: Read bytes per second.
-        type: int
-      write_bytes_sec:
-        description: Write bytes per second.
-        type: int
-      total_iops_sec:
-        description: Total I/O operations per second.
-        type: int
-      read_iops_sec:
-        description: Read I/O operations per second.
-        type: int
-      write_iops_sec:
-        description: Write I/O operations per second.
-        type: int
   size_gb:
     description:
       - Grow the O(volume) or O(path) source to this size in GiB; a running guest is told of the new size at once.
@@ -159,7 +137,8 @@ options:
     default: 3600
 extends_documentation_fragment:
   - virtops.compute.connection
-  - virtops.compute.connection.check_mode
+  - virtops.compute.attributes
+  - virtops.compute.disk_qos.attached_disk
 seealso:
   - module: virtops.compute.volume
   - module: virtops.compute.secret

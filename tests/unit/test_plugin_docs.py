@@ -138,3 +138,18 @@ def test_every_role_has_argument_specs():
         main = entry['entry_points']['main']
         assert main.get('short_description') and main.get('description'), full_name
         _walk_options(main.get('options') or {}, full_name)
+
+
+def test_every_module_documents_its_attributes(module_docs):
+    """Check mode, diff mode and the action group, from the virtops.compute.attributes fragment, for every module;
+    and the action group that fragment names holds every module (meta/runtime.yml), so module_defaults reach them."""
+    with open(os.path.join(REPO_ROOT, 'meta', 'runtime.yml')) as handle:
+        group = set(yaml.safe_load(handle)['action_groups']['libvirt'])
+    assert group == set(_plugin_names('modules')), 'meta/runtime.yml action group libvirt: %s' % sorted(
+        group.symmetric_difference(_plugin_names('modules')))
+    for full_name, entry in module_docs.items():
+        attributes = entry['doc'].get('attributes') or {}
+        assert attributes.get('action_group', {}).get('membership') == [PREFIX + 'libvirt'], (
+            '%s does not extend the virtops.compute.attributes doc fragment' % full_name)
+        for name in ('check_mode', 'diff_mode'):
+            assert attributes.get(name, {}).get('support') in ('full', 'partial', 'none'), '%s: %s' % (full_name, name)

@@ -16,6 +16,7 @@ import time
 
 from ansible_collections.virtops.compute.plugins.module_utils.connection import VirtopsError, libvirt
 from ansible_collections.virtops.compute.plugins.module_utils.model.domain import Domain
+from ansible_collections.virtops.compute.plugins.module_utils.model.units import MIB
 
 
 def _import_guestfs():
@@ -329,7 +330,7 @@ def _grow_partition(g, partition, log):
     else:
         last = total - 1
     current_end = parts[-1]['part_end'] // sector
-    if last - current_end < (1024 * 1024) // sector:
+    if last - current_end < MIB // sector:
         return False
     log('grow_root: moving the end of %s from sector %d to %d' % (partition, current_end, last))
     g.part_resize(disk, number, last)
@@ -376,7 +377,7 @@ def grow_root(image_path, log=None, tcg=None, conn=None):
             old_bytes = _fs_bytes(g, root, fstype)
             grown_partition = root not in g.list_devices() and _grow_partition(g, root, log)
             room = g.blockdev_getsize64(root) - old_bytes
-            if not grown_partition and room < 1024 * 1024:
+            if not grown_partition and room < MIB:
                 log('grow_root: %s already fills its space' % root)
                 return None
             _grow_filesystem(g, root, fstype)

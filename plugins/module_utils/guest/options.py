@@ -3,6 +3,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The ``guest`` module's options, shared with ``guests`` (which takes a list of them) and the ``guest`` role."""
 
+from ansible_collections.virtops.compute.plugins.module_utils.storage.disk_qos import QOS_OPTION
 
 GUEST_OPTIONS = dict(
     name=dict(type='str', required=True),
@@ -25,9 +26,7 @@ GUEST_OPTIONS = dict(
     secure_boot=dict(type='bool'),
     guest_agent=dict(type='bool'),
     config_drive=dict(type='path'),
-    disk_qos=dict(type='dict', options=dict(
-        total_bytes_sec=dict(type='int'), read_bytes_sec=dict(type='int'), write_bytes_sec=dict(type='int'),
-        total_iops_sec=dict(type='int'), read_iops_sec=dict(type='int'), write_iops_sec=dict(type='int'))),
+    disk_qos=QOS_OPTION,
     serial_console=dict(type='dict', options=dict(
         type=dict(type='str', default='pty', choices=['pty', 'tcp']),
         listen=dict(type='str', default='127.0.0.1'),

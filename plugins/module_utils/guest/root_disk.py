@@ -13,6 +13,7 @@ from ansible_collections.virtops.compute.plugins.module_utils.guest import spec 
 from ansible_collections.virtops.compute.plugins.module_utils.guest import storage as instance_storage
 from ansible_collections.virtops.compute.plugins.module_utils.libvirt import lookup
 from ansible_collections.virtops.compute.plugins.module_utils.libvirt.lookup import find_domain
+from ansible_collections.virtops.compute.plugins.module_utils.model.units import GIB
 
 
 class RootDiskGrowth:
@@ -24,15 +25,15 @@ class RootDiskGrowth:
         vol = lookup.find_volume_by_path(self.conn, root.source_path)
         if vol is None:
             return None
-        wanted = size_gb * instance_storage.GIB
+        wanted = size_gb * GIB
         current = instance_storage.volume_capacity(vol)
         if wanted < current:
             raise VirtopsError("%s: root_size_gb %d is smaller than the root disk's %d GiB; shrinking is refused."
-                               % (self.where(), size_gb, -(-current // instance_storage.GIB)))
+                               % (self.where(), size_gb, -(-current // GIB)))
         if wanted > current:
             if self.params.get('auto_disk_config'):
                 self._check_offline_growth(current_domain)
-            self.tracker.add('root_size_gb', round(current / float(instance_storage.GIB), 2), size_gb)
+            self.tracker.add('root_size_gb', round(current / float(GIB), 2), size_gb)
             return vol, wanted
         return None
 
@@ -53,7 +54,7 @@ class RootDiskGrowth:
         from ansible_collections.virtops.compute.plugins.module_utils.disk_image import guestfs as guestfs_ops
         grown = guestfs_ops.grow_root(path, log=self.module.log, conn=self.conn)
         if grown:
-            old_gib, new_gib = (size / float(instance_storage.GIB) for size in grown)
+            old_gib, new_gib = (size / float(GIB) for size in grown)
             self.actions.append('grew the root file system from %.1f to %.1f GiB' % (old_gib, new_gib))
 
     def _grow_root(self, dom, vol, size_bytes):
@@ -67,10 +68,10 @@ class RootDiskGrowth:
             self._grow_filesystem(vol.path())
             if was_active:
                 dom.create()
-            self.actions.append('grew the root disk to %d GiB offline' % (size_bytes // instance_storage.GIB))
+            self.actions.append('grew the root disk to %d GiB offline' % (size_bytes // GIB))
             return
         if dom.isActive():
             dom.blockResize(guest_spec.ROOT_TARGET, size_bytes, libvirt.VIR_DOMAIN_BLOCK_RESIZE_BYTES)
         else:
             vol.resize(size_bytes, 0)
-        self.actions.append('grew the root disk to %d GiB' % (size_bytes // instance_storage.GIB))
+        self.actions.append('grew the root disk to %d GiB' % (size_bytes // GIB))

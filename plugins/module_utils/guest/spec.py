@@ -19,10 +19,10 @@ from ansible_collections.virtops.compute.plugins.module_utils.model.devices impo
     Channel, Console, Disk, Graphics, Serial,
 )
 from ansible_collections.virtops.compute.plugins.module_utils.model.domain import Domain
+from ansible_collections.virtops.compute.plugins.module_utils.storage.disk_qos import QOS_KEYS
 
 NAME_PATTERN = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.+-]{0,62}$')
 ROOT_TARGET = guest.ROOT_TARGET
-QOS_KEYS = ('total_bytes_sec', 'read_bytes_sec', 'write_bytes_sec', 'total_iops_sec', 'read_iops_sec', 'write_iops_sec')
 GUEST_AGENT_CHANNEL = 'org.qemu.guest_agent.0'
 
 # Options that describe the definition; ``state`` and the like are not part of it.

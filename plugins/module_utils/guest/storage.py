@@ -18,10 +18,10 @@ from ansible_collections.virtops.compute.plugins.module_utils.connection import 
 )
 from ansible_collections.virtops.compute.plugins.module_utils.libvirt import lookup
 from ansible_collections.virtops.compute.plugins.module_utils.model.storage import StoragePool, StorageVolume
+from ansible_collections.virtops.compute.plugins.module_utils.model.units import GIB
 
 DEFAULT_POOL = 'virtops-instances'
 DEFAULT_POOL_PATH = '/var/lib/libvirt/virtops/instances'
-GIB = 1024 ** 3
 _QCOW2_MAGIC = b'QFI\xfb'
 
 

@@ -23,10 +23,10 @@ from ansible_collections.virtops.compute.plugins.module_utils.config_drive.pool 
 from ansible_collections.virtops.compute.plugins.module_utils.connection import VirtopsError
 from ansible_collections.virtops.compute.plugins.module_utils.guest import storage as instance_storage
 from ansible_collections.virtops.compute.plugins.module_utils.libvirt import lookup
+from ansible_collections.virtops.compute.plugins.module_utils.model.units import GIB
 from ansible_collections.virtops.compute.plugins.module_utils.storage.attachments import AttachmentConverger
 from ansible_collections.virtops.compute.plugins.module_utils.storage.volumes import refresh
 
-GIB = 1024 ** 3
 DRIVE_SUFFIX = {'iso9660': 'iso', 'vfat': 'img'}
 
 

@@ -19,6 +19,7 @@ import time
 from ansible_collections.virtops.compute.plugins.module_utils.connection import is_local_uri, libvirt
 from ansible_collections.virtops.compute.plugins.module_utils.host import virt_probe
 from ansible_collections.virtops.compute.plugins.module_utils.model.capabilities import Capabilities
+from ansible_collections.virtops.compute.plugins.module_utils.model.units import MIB
 
 # Where the ``host`` module keeps a host's service state; Ansible reads it back as local facts.
 HOST_STATE_FILE = '/etc/ansible/facts.d/virtops_compute.fact'
@@ -182,7 +183,7 @@ def gather(module, probe=True, probe_timeout=10):
             mhz=mhz,
             topology=dict(sockets=sockets, cores=cores, threads=threads, numa_nodes=numa_nodes),
         ),
-        memory_mb=dict(total=memory_mb, free=conn.getFreeMemory() // (1024 * 1024)),
+        memory_mb=dict(total=memory_mb, free=conn.getFreeMemory() // MIB),
         virt_types=dict(available=available, usable=usable, probe=probes),
         guests=_guest_counts(conn),
         service_state=service_state,

@@ -24,6 +24,7 @@ from ansible_collections.virtops.compute.plugins.module_utils.libvirt import str
 from ansible_collections.virtops.compute.plugins.module_utils.model.devices import Console, Disk, Serial
 from ansible_collections.virtops.compute.plugins.module_utils.model.domain import Domain
 from ansible_collections.virtops.compute.plugins.module_utils.model.storage import StoragePool, StorageVolume
+from ansible_collections.virtops.compute.plugins.module_utils.model.units import MIB
 
 _CODE = bytes.fromhex(
     'fa31c08ed88ec08ed0bc007cbaf803beae7cac84c07403eeebf866bf001000006631c066b90010000066f3ab66c70600'
@@ -39,7 +40,7 @@ REAL_MODE_MARKER = b'virtops-probe: real mode'
 PROBE_ARCHES = ('x86_64', 'i686')
 PROBE_PREFIX = 'virtops-probe-'
 PROBE_DIR_PARENT = '/var/lib/libvirt'
-_VOLUME_BYTES = 1024 * 1024
+_VOLUME_BYTES = MIB
 
 
 def probe_pool_xml(name):

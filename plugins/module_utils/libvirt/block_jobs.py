@@ -15,8 +15,8 @@ import time
 from ansible_collections.virtops.compute.plugins.module_utils.connection import VirtopsError, libvirt
 from ansible_collections.virtops.compute.plugins.module_utils.libvirt.live_devices import libvirt_reason
 from ansible_collections.virtops.compute.plugins.module_utils.model.domain import Domain
+from ansible_collections.virtops.compute.plugins.module_utils.model.units import MIB
 
-MIB = 1024 * 1024
 POLL_SECONDS = 0.2
 
 

@@ -9,9 +9,9 @@ connection closes, so every transfer here aborts its streams on any failure.
 """
 
 from ansible_collections.virtops.compute.plugins.module_utils.connection import libvirt
+from ansible_collections.virtops.compute.plugins.module_utils.model.units import MIB
 
-CHUNK = 4 * 1024 * 1024
-MIB = 1024 * 1024
+CHUNK = 4 * MIB
 
 
 def _abort(*streams):

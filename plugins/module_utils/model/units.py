@@ -11,6 +11,9 @@ any of them and hands out whole numbers in one fixed unit per property.
 
 
 _LETTERS = 'kmgtpe'
+# the binary sizes the collection counts in (option values in GiB, progress in MiB)
+MIB = 1024 ** 2
+GIB = 1024 ** 3
 
 
 class UnitError(ValueError):

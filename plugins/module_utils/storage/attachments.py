@@ -22,13 +22,12 @@ from ansible_collections.virtops.compute.plugins.module_utils.guest.wrapper impo
 from ansible_collections.virtops.compute.plugins.module_utils.libvirt import live_devices
 from ansible_collections.virtops.compute.plugins.module_utils.libvirt.block_jobs import BlockCopy
 from ansible_collections.virtops.compute.plugins.module_utils.model.domain import Domain
+from ansible_collections.virtops.compute.plugins.module_utils.model.units import GIB, MIB
 from ansible_collections.virtops.compute.plugins.module_utils.storage import secrets as secret_store
 from ansible_collections.virtops.compute.plugins.module_utils.storage import sources as disk_sources
+from ansible_collections.virtops.compute.plugins.module_utils.storage.disk_qos import QOS_KEYS, QOS_OPTION
 
 TARGET_PATTERN = re.compile(r'^(vd|sd|hd|xvd)[a-z]{1,2}$')
-QOS_KEYS = ('total_bytes_sec', 'read_bytes_sec', 'write_bytes_sec', 'total_iops_sec', 'read_iops_sec', 'write_iops_sec')
-GIB = 1024 ** 3
-MIB = 1024 ** 2
 
 # the volume_attachment module's options but its guest: the guests module takes them per item too (volumes[])
 ATTACHMENT_OPTIONS = dict(
@@ -48,7 +47,7 @@ ATTACHMENT_OPTIONS = dict(
     serial=dict(type='str'),
     readonly=dict(type='bool', default=False),
     error_policy=dict(type='str', choices=['stop', 'report', 'ignore', 'enospace']),
-    qos=dict(type='dict', options=dict((key, dict(type='int')) for key in QOS_KEYS)),
+    qos=QOS_OPTION,
     size_gb=dict(type='int'),
     swap=dict(type='bool', default=False),
     swap_timeout=dict(type='int', default=3600),

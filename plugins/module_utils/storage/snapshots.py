@@ -31,9 +31,9 @@ from ansible_collections.virtops.compute.plugins.module_utils.libvirt.live_devic
 from ansible_collections.virtops.compute.plugins.module_utils.model.devices import Disk
 from ansible_collections.virtops.compute.plugins.module_utils.model.domain import Domain
 from ansible_collections.virtops.compute.plugins.module_utils.model.storage import StoragePool
+from ansible_collections.virtops.compute.plugins.module_utils.model.units import MIB
 from ansible_collections.virtops.compute.plugins.module_utils.storage.images import volume_model
 
-MIB = 1024 ** 2
 TEMP_SUFFIX = '.virtops-partial'
 
 

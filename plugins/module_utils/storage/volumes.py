@@ -19,10 +19,9 @@ from ansible_collections.virtops.compute.plugins.module_utils.diff import Differ
 from ansible_collections.virtops.compute.plugins.module_utils.libvirt import lookup
 from ansible_collections.virtops.compute.plugins.module_utils.model.domain import Domain
 from ansible_collections.virtops.compute.plugins.module_utils.model.storage import StoragePool, StorageVolume
+from ansible_collections.virtops.compute.plugins.module_utils.model.units import GIB, MIB
 from ansible_collections.virtops.compute.plugins.module_utils.storage import images as volume_images
 
-GIB = 1024 ** 3
-MIB = 1024 ** 2
 VOLUME_FORMATS = ('qcow2', 'raw')
 TRACKED = ('state', 'format', 'capacity_bytes', 'backing')
 
