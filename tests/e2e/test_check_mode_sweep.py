@@ -72,7 +72,7 @@ STEPS = [
     step('pause', 'guest', dict(GUEST_OPTS, state='paused')),
     step('resume', 'guest', dict(GUEST_OPTS, state='running')),
     step('reboot', 'guest_action', dict(name=GUEST, action='reboot', reboot_type='hard'), ONESHOT),
-    step('to-lab-host1', 'migrate', dict(guest=GUEST, dest_uri='SECOND_HOST', allow_unsafe=True), CHECK_ONLY),
+    step('to-lab-host1', 'migrate', dict(guest=GUEST, dest_uri='LAB_HOST1', allow_unsafe=True), CHECK_ONLY),
     step('stop', 'guest', dict(GUEST_OPTS, state='stopped')),
     step('vcpus', 'guest', dict(GUEST_OPTS, state='stopped', vcpus=2)),
     step('memory', 'guest', dict(GUEST_OPTS, state='stopped', vcpus=2, memory_mb=160)),
@@ -105,7 +105,7 @@ def _clean(conn):
 
 
 @pytest.fixture(scope='module')
-def sweep(libvirt_conn, tiny_image, second_host):
+def sweep(libvirt_conn, tiny_image, lab_host1):
     _clean(libvirt_conn)
     os.makedirs(os.path.dirname(DRIVE))
     subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', IMAGE, '16M'], check=True)
@@ -113,7 +113,7 @@ def sweep(libvirt_conn, tiny_image, second_host):
     assert not host.failed, host.msg
     other = 'disabled' if host['host']['service_state'] != 'disabled' else 'enabled'
     fill = dict(BOOT=dict(virt_type='qemu', kernel=tiny_image.kernel, initrd=tiny_image.initrd, cmdline=tiny_image.cmdline),
-                SECOND_HOST=second_host.uri, OTHER=other)
+                LAB_HOST1=lab_host1.uri, OTHER=other)
     yield fill
     _clean(libvirt_conn)
 
@@ -143,8 +143,8 @@ def _same(before, after):
 
 
 @pytest.fixture(scope='module')
-def second_conn(second_host):
-    conn = libvirt.open(second_host.uri)
+def second_conn(lab_host1):
+    conn = libvirt.open(lab_host1.uri)
     yield conn
     conn.close()
 

@@ -57,10 +57,10 @@ def boot(tiny_image):
 
 
 @pytest.fixture(scope='module')
-def lab_two(third_host, boot):
-    conn = libvirt.open(third_host.uri)
+def lab_two(lab_host2, boot):
+    conn = libvirt.open(lab_host2.uri)
     guests.remove_guest(conn, NAME)
-    yield third_host, conn
+    yield lab_host2, conn
     guests.remove_guest(conn, NAME)
     conn.close()
 
@@ -136,14 +136,14 @@ def test_two_playbooks_converging_one_guest(lab_two, boot):
 
 
 @pytest.fixture(scope='module')
-def two_hosts(third_host, host_nine, boot):
-    conns = [libvirt.open(h.uri) for h in (third_host, host_nine)]
-    names = ['lab-ri-f%d-%d' % (h.index, i) for h in (third_host, host_nine) for i in range(PER_HOST)]
+def two_hosts(lab_host2, lab_host9, boot):
+    conns = [libvirt.open(h.uri) for h in (lab_host2, lab_host9)]
+    names = ['lab-ri-f%d-%d' % (h.index, i) for h in (lab_host2, lab_host9) for i in range(PER_HOST)]
     for conn in conns:
         for name in names:
             guests.remove_guest(conn, name)
         _drop_empty_instance_pool(conn)
-    yield (third_host, host_nine), conns
+    yield (lab_host2, lab_host9), conns
     for conn in conns:
         for name in names:
             guests.remove_guest(conn, name)

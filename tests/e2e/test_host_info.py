@@ -75,11 +75,11 @@ def test_check_mode_reports_the_same_and_changes_nothing(lab_libvirt, libvirt_co
     assert libvirt_snapshot(libvirt_conn) == before
 
 
-def test_remote_lab_host(second_host):
-    result = run_module('host_info', uri=second_host.uri)
+def test_remote_lab_host(lab_host1):
+    result = run_module('host_info', uri=lab_host1.uri)
     assert not result.failed, result.msg
     host = result['host']
-    assert host['uri'] == second_host.uri
+    assert host['uri'] == lab_host1.uri
     assert host['host_ip'] == '127.0.0.1'
     assert host['uptime_source'] == 'cpu_times'
     with open('/proc/uptime') as handle:
@@ -90,8 +90,8 @@ def test_remote_lab_host(second_host):
     assert host['service_state'] is None
 
 
-def test_remote_lab_host_is_a_different_host(facts, second_host):
-    remote = run_module('host_info', uri=second_host.uri, probe=False)['host']
+def test_remote_lab_host_is_a_different_host(facts, lab_host1):
+    remote = run_module('host_info', uri=lab_host1.uri, probe=False)['host']
     assert remote['host_uuid'] != facts['host_uuid']
     assert remote['hostname'] != facts['hostname']
 
@@ -112,7 +112,7 @@ def test_bad_probe_timeout_is_refused(lab_libvirt):
     assert_one_sentence(result.msg, 'probe_timeout')
 
 
-def test_uri_from_module_defaults_group(second_host):
+def test_uri_from_module_defaults_group(lab_host1):
     play = '''
 - hosts: localhost
   gather_facts: false
@@ -125,12 +125,12 @@ def test_uri_from_module_defaults_group(second_host):
       register: compute
     - ansible.builtin.assert:
         that: compute.host.uri == "%s"
-''' % (second_host.uri, second_host.uri)
+''' % (lab_host1.uri, lab_host1.uri)
     result = run_playbook(play)
     assert result.rc == 0, result.stdout + result.stderr
 
 
-def test_uri_from_environment(second_host):
-    result = run_module('host_info', probe=False, env={'LIBVIRT_DEFAULT_URI': second_host.uri})
+def test_uri_from_environment(lab_host1):
+    result = run_module('host_info', probe=False, env={'LIBVIRT_DEFAULT_URI': lab_host1.uri})
     assert not result.failed, result.msg
-    assert result['host']['uri'] == second_host.uri
+    assert result['host']['uri'] == lab_host1.uri

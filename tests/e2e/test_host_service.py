@@ -59,21 +59,21 @@ def cgroups(pid):
 
 
 @pytest.fixture(scope='module')
-def guest(host_three, tiny_image):
-    note = os.path.join(host_three.state_dir, 'libvirtd.pid.virtops.json')
+def guest(lab_host3, tiny_image):
+    note = os.path.join(lab_host3.state_dir, 'libvirtd.pid.virtops.json')
     if os.path.exists(note):
         os.unlink(note)        # a stop note of an earlier, failed run would be taken for this run's
-    boot = guests.readable_boot_files(tiny_image, host_three.shared_dir, prefix='hsv-')
-    params = dict(uri=host_three.uri, name=GUEST, virt_type='qemu', memory_mb=192, cmdline=tiny_image.cmdline,
+    boot = guests.readable_boot_files(tiny_image, lab_host3.shared_dir, prefix='hsv-')
+    params = dict(uri=lab_host3.uri, name=GUEST, virt_type='qemu', memory_mb=192, cmdline=tiny_image.cmdline,
                   serial_console=dict(type='tcp', port=SERIAL_PORT), **boot)
-    run_module('guest', uri=host_three.uri, name=GUEST, state='absent')
+    run_module('guest', uri=lab_host3.uri, name=GUEST, state='absent')
     made = run_module('guest', **params)
     assert not made.failed, made.msg
     assert '@@DONE@@' in serial_shell(SERIAL_PORT, 'echo ready')
-    yield host_three
-    if not answers(host_three.uri):
-        service(host_three, 'started')
-    run_module('guest', uri=host_three.uri, name=GUEST, state='absent')
+    yield lab_host3
+    if not answers(lab_host3.uri):
+        service(lab_host3, 'started')
+    run_module('guest', uri=lab_host3.uri, name=GUEST, state='absent')
 
 
 def test_restart_keeps_the_guest_running(guest):

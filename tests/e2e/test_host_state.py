@@ -34,11 +34,11 @@ def file_bytes(host):
 
 
 @pytest.fixture
-def host3(host_three):
+def host3(lab_host3):
     """lab-host3 starting from no state file (a host nobody ever disabled)."""
-    forget_state(host_three)
-    yield host_three
-    forget_state(host_three)
+    forget_state(lab_host3)
+    yield lab_host3
+    forget_state(lab_host3)
 
 
 @pytest.fixture

@@ -51,8 +51,8 @@ def _cleanup(conns):
 
 
 @pytest.fixture(scope='module')
-def walk(libvirt_conn, tiny_image, second_host, main_tcp_uri):
-    remote = libvirt.open(second_host.uri)
+def walk(libvirt_conn, tiny_image, lab_host1, main_tcp_uri):
+    remote = libvirt.open(lab_host1.uri)
     _cleanup((libvirt_conn, remote))
     os.makedirs(os.path.join(WORK, 'boot'), mode=0o755)
     os.chmod(WORK, 0o755)
@@ -61,7 +61,7 @@ def walk(libvirt_conn, tiny_image, second_host, main_tcp_uri):
     _ok(run_module('storage_pool', name=POOL, type='dir', path=POOL_DIR), 'storage_pool')
     params = dict(name=NAME, virt_type='qemu', memory_mb=160, cmdline=tiny_image.cmdline, image=base,
                   storage_pool=POOL, guest_agent=True, shutdown_timeout=10, **boot)
-    yield params, remote, main_tcp_uri, second_host
+    yield params, remote, main_tcp_uri, lab_host1
     _cleanup((libvirt_conn, remote))
     remote.close()
 

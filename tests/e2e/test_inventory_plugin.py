@@ -58,11 +58,11 @@ def group_of(host):
 
 
 @pytest.fixture(scope='module')
-def two_hosts(libvirt_conn, second_host, tiny_image):
+def two_hosts(libvirt_conn, lab_host1, tiny_image):
     """The main host with a managed running guest (user NIC, agent) and a stopped one, lab host 1 with a running one."""
     import libvirt
     from lab import guests
-    remote = libvirt.open(second_host.uri)
+    remote = libvirt.open(lab_host1.uri)
     run_module('guest', name=MANAGED, state='absent')
     made = run_module('guest', name=MANAGED, virt_type='qemu', memory_mb=160, kernel=tiny_image.kernel,
                       initrd=tiny_image.initrd, cmdline=tiny_image.cmdline, guest_agent=True, nics=[dict(user=True)])
@@ -70,7 +70,7 @@ def two_hosts(libvirt_conn, second_host, tiny_image):
     guests.start_guest(libvirt_conn, STOPPED, tiny_image, memory_mib=96)
     libvirt_conn.lookupByName(STOPPED).destroy()
     guests.start_guest(remote, REMOTE, tiny_image, memory_mib=96)
-    yield dict(main=libvirt_conn.getHostname(), remote=remote.getHostname(), remote_uri=second_host.uri)
+    yield dict(main=libvirt_conn.getHostname(), remote=remote.getHostname(), remote_uri=lab_host1.uri)
     run_module('guest', name=MANAGED, state='absent')
     for conn, name in ((libvirt_conn, STOPPED), (remote, REMOTE), (remote, LATE)):
         guests.remove_guest(conn, name)

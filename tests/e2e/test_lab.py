@@ -42,16 +42,16 @@ def _assert_gone(conn, name):
     assert gone.value.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN
 
 
-def test_tiny_guest_live_migrates_to_second_host(libvirt_conn, second_host, make_tiny_guest):
+def test_tiny_guest_live_migrates_to_second_host(libvirt_conn, lab_host1, make_tiny_guest):
     guest = make_tiny_guest('lab-mig')
     guest.wait_for_serial(guest.marker, timeout=90)
     guest.wait_for_agent(timeout=60)
     source = guest.domain()
-    dest = libvirt.open(second_host.uri)
+    dest = libvirt.open(lab_host1.uri)
     try:
         assert dest.getHostname() != libvirt_conn.getHostname()
         start = time.monotonic()
-        source.migrateToURI3(second_host.uri, LOCAL_STREAM, LIVE_MOVE)
+        source.migrateToURI3(lab_host1.uri, LOCAL_STREAM, LIVE_MOVE)
         took = time.monotonic() - start
 
         moved = dest.lookupByName(guest.name)
@@ -62,13 +62,13 @@ def test_tiny_guest_live_migrates_to_second_host(libvirt_conn, second_host, make
         # the same guest kept running: its agent answers through the new host, no second boot
         guest.wait_for_agent(timeout=30, conn=dest)
         assert guest.serial_text().count(guest.marker) == 1, 'the guest rebooted instead of migrating'
-        print('live migration to %s took %.1fs' % (second_host.name, took))
+        print('live migration to %s took %.1fs' % (lab_host1.name, took))
     finally:
         dest.close()
 
 
-def test_guest_migrates_back_to_main_host_over_tcp(libvirt_conn, second_host, main_tcp_uri, make_tiny_guest):
-    source = libvirt.open(second_host.uri)
+def test_guest_migrates_back_to_main_host_over_tcp(libvirt_conn, lab_host1, main_tcp_uri, make_tiny_guest):
+    source = libvirt.open(lab_host1.uri)
     try:
         guest = make_tiny_guest('lab-back', conn=source)
         guest.wait_for_serial(guest.marker, timeout=90)

@@ -124,9 +124,9 @@ def assert_runs_once(here, elsewhere, name):
 # ---------------------------------------------------------------- fixtures
 
 @pytest.fixture(scope='module')
-def lab_pair(third_host, host_nine):
-    src, dst = libvirt.open(third_host.uri), libvirt.open(host_nine.uri)
-    yield third_host, host_nine, src, dst
+def lab_pair(lab_host2, lab_host9):
+    src, dst = libvirt.open(lab_host2.uri), libvirt.open(lab_host9.uri)
+    yield lab_host2, lab_host9, src, dst
     for conn in (src, dst):
         try:
             conn.close()

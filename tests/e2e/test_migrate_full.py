@@ -36,16 +36,16 @@ def _bring_back(main_conn, lab_conn, name, xml, main_tcp_uri):
     main_conn.defineXML(xml).create()
 
 
-def test_full_guest_round_trip(full_guest, libvirt_conn, second_host, main_tcp_uri):
+def test_full_guest_round_trip(full_guest, libvirt_conn, lab_host1, main_tcp_uri):
     name = full_guest.name
     full_guest.wait_for_agent(timeout=180)
     xml = libvirt_conn.lookupByName(name).XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
     token = 'moved-%d' % time.time()
     agent_sh(libvirt_conn, name, 'echo %s > %s; sync' % (token, MARKER))
-    lab_conn = libvirt.open(second_host.uri)
+    lab_conn = libvirt.open(lab_host1.uri)
     try:
         up_before = uptime(libvirt_conn, name)
-        out = run_module('migrate', guest=name, dest_uri=second_host.uri, migration_uri=MIGRATION_URI, timeout=300, allow_unsafe=True)
+        out = run_module('migrate', guest=name, dest_uri=lab_host1.uri, migration_uri=MIGRATION_URI, timeout=300, allow_unsafe=True)
         assert not out.failed, out.msg
         assert out.changed and out['migration']['mode_used'] == 'pre-copy'
         assert_runs_once(lab_conn, libvirt_conn, name)
@@ -54,7 +54,7 @@ def test_full_guest_round_trip(full_guest, libvirt_conn, second_host, main_tcp_u
         up_there = uptime(lab_conn, name)
         assert up_there > up_before, 'the guest rebooted instead of moving'
 
-        back = run_module('migrate', uri=second_host.uri, guest=name, dest_uri=main_tcp_uri,
+        back = run_module('migrate', uri=lab_host1.uri, guest=name, dest_uri=main_tcp_uri,
                           migration_uri=MIGRATION_URI, timeout=300, allow_unsafe=True)
         assert not back.failed, back.msg
         assert_runs_once(libvirt_conn, lab_conn, name)

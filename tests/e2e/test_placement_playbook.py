@@ -56,11 +56,11 @@ PLAY = """
 
 
 @pytest.fixture(scope='module')
-def inventory(host_three, host_four):
+def inventory(lab_host3, lab_host4):
     path = os.path.join(REPO_ROOT, '.build', 'lab-placement-inventory.json')
-    yield write_inventory(path, [host_three, host_four])
+    yield write_inventory(path, [lab_host3, lab_host4])
     os.unlink(path)
-    forget_state(host_three)
+    forget_state(lab_host3)
 
 
 def play(inventory, **extra):

@@ -14,10 +14,11 @@ full_guest         LabGuest 'lab-full': Debian 12, 512 MiB, on a qcow2 overlay (
                    are marked slow automatically)
 make_tiny_guest    (function scope) factory: make_tiny_guest('lab-x') -> LabGuest, removed
                    afterwards from the main host and every running lab host
-second_host        lab.hosts.LabHost 'lab-host1' (qemu+tcp://127.0.0.1:16601/system)
-host_three         lab.hosts.LabHost 'lab-host3' with its own /etc/ansible; host_four 'lab-host4'
-third_host         lab.hosts.LabHost 'lab-host2' (qemu+tcp://127.0.0.1:16602/system)
-host_nine          lab.hosts.LabHost 'lab-host9' (the migration tests' destination)
+lab_host1          lab.hosts.LabHost 'lab-host1' (qemu+tcp://127.0.0.1:16601/system)
+lab_host2          lab.hosts.LabHost 'lab-host2' (qemu+tcp://127.0.0.1:16602/system)
+lab_host3          lab.hosts.LabHost 'lab-host3' with its own /etc/ansible
+lab_host4          lab.hosts.LabHost 'lab-host4' (a second host for placement)
+lab_host9          lab.hosts.LabHost 'lab-host9' (the migration tests' destination)
 host_without_uefi  lab.hosts.LabHost 'lab-host8', a host where no UEFI firmware is installed
 main_tcp_uri       'qemu+tcp://127.0.0.1:16509/system': the main host over TCP (lab.tcpproxy),
                    for migrations back from lab hosts
@@ -201,23 +202,23 @@ def _lab_host(index):
 
 
 @pytest.fixture(scope='session')
-def second_host(lab_libvirt):
+def lab_host1(lab_libvirt):
     yield from _lab_host(1)
 
 
 @pytest.fixture(scope='session')
-def third_host(lab_libvirt):
+def lab_host2(lab_libvirt):
     yield from _lab_host(2)
 
 
 @pytest.fixture(scope='session')
-def host_nine(lab_libvirt):
+def lab_host9(lab_libvirt):
     """lab-host9 (with lab-host2, the pair the migration tests use)."""
     yield from _lab_host(9)
 
 
 @pytest.fixture(scope='session')
-def host_three(lab_libvirt):
+def lab_host3(lab_libvirt):
     """lab-host3, with its own /etc/ansible (where the host module keeps its service state)."""
     running = hosts.get_host(3)
     if running.libvirtd_pid and not hosts.has_own_mount(running, '/etc/ansible'):
@@ -227,7 +228,7 @@ def host_three(lab_libvirt):
 
 
 @pytest.fixture(scope='session')
-def host_four(lab_libvirt):
+def lab_host4(lab_libvirt):
     """lab-host4 (a second host for placement)."""
     yield from _lab_host(4)
 
