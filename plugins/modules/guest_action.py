@@ -36,8 +36,8 @@ options:
         O(files) and O(meta) replace the old ones when given. The file is replaced whole (a temporary file renamed
         over it, mode 0600, same owner). A config drive not made by virtops.compute is refused before anything
         changes.
-      - C(resize) moves the guest to the host at O(dest_uri) while it is off (a cold move, for a resize that the
-        source host has no room for); its root disk is copied through libvirt's storage streams (the base image
+      - C(cold_move) moves the guest to the host at O(dest_uri) while it is off (for a resize that the source host
+        has no room for, or a guest that does not run); its root disk is copied through libvirt's storage streams (the base image
         must be at the same path there), it is defined there with the same UUID and MACs, started if it was
         running, and removed from this host. Change its flavor with M(virtops.compute.guest) on the new host.
         A guest already on O(dest_uri) and not here is no change.
@@ -47,9 +47,11 @@ options:
         with O(virtops.compute.migrate#module:post_copy=true), else pausing the guest so the last copy completes (the
         C(migrate) task resumes it on the destination).
       - Both fail when no migration of the guest is running from this host.
+      - C(resize) is the old name of C(cold_move), deprecated; it goes in version 1.0.0.
     type: str
     required: true
-    choices: [reboot, trigger_crash_dump, set_password, rebuild, resize, migration_abort, migration_force_complete]
+    choices: [reboot, trigger_crash_dump, set_password, rebuild, cold_move, resize, migration_abort,
+              migration_force_complete]
   reboot_type:
     description:
       - C(soft) asks the guest to reboot (through the agent when there is one, else ACPI) and resets it when it has
@@ -72,13 +74,13 @@ options:
     type: str
     default: root
   password:
-    description: The new password for O(action=set_password).
+    description: The new password for O(action=set_password), which needs it.
     type: str
   image:
-    description: The base image (qcow2 or raw, on the host) for O(action=rebuild).
+    description: The base image (qcow2 or raw, on the host) for O(action=rebuild), which needs it.
     type: path
   dest_uri:
-    description: The libvirt URI of the host O(action=resize) moves the guest to.
+    description: The libvirt URI of the host O(action=cold_move) moves the guest to, which it needs.
     type: str
   user_data:
     description: New user data for the config drive that O(action=rebuild) regenerates (kept when omitted).
@@ -104,6 +106,7 @@ options:
     type: dict
 extends_documentation_fragment:
   - virtops.compute.connection
+  - virtops.compute.attributes
 attributes:
   check_mode:
     support: full
@@ -142,6 +145,12 @@ EXAMPLES = r'''
       #cloud-config
       runcmd:
         - echo rebuilt > /etc/motd
+
+- name: Move a stopped guest to another host, for a flavor this host has no room for
+  virtops.compute.guest_action:
+    name: web1
+    action: cold_move
+    dest_uri: qemu+ssh://root@compute2.example.com/system
 '''
 
 RETURN = r'''
@@ -168,8 +177,8 @@ previous_image:
   returned: when O(action=rebuild)
   type: str
 dest_uri:
-  description: Where O(action=resize) moved the guest.
-  returned: when O(action=resize)
+  description: Where O(action=cold_move) moved the guest.
+  returned: when O(action=cold_move)
   type: str
 config_drive:
   description:
@@ -180,11 +189,11 @@ config_drive:
   sample: {path: /var/lib/libvirt/images/web1-config.iso, format: iso9660, changed_files: [openstack/latest/meta_data.json]}
 power_state:
   description: The power state the guest had, and is back in, around a rebuild or a move.
-  returned: when O(action=rebuild) or O(action=resize)
+  returned: when O(action=rebuild) or O(action=cold_move)
   type: str
 actions:
   description: What a rebuild or a move did.
-  returned: when O(action=rebuild) or O(action=resize) outside check mode
+  returned: when O(action=rebuild) or O(action=cold_move) outside check mode
   type: list
   elements: str
 '''
@@ -198,8 +207,8 @@ def main():
     module = VirtopsModule(
         argument_spec=dict(
             name=dict(type='str', required=True),
-            action=dict(type='str', required=True, choices=['reboot', 'trigger_crash_dump', 'set_password', 'rebuild', 'resize',
-                                                            'migration_abort', 'migration_force_complete']),
+            action=dict(type='str', required=True, choices=['reboot', 'trigger_crash_dump', 'set_password', 'rebuild', 'cold_move',
+                                                            'resize', 'migration_abort', 'migration_force_complete']),
             reboot_type=dict(type='str', default='soft', choices=['soft', 'hard']),
             reboot_timeout=dict(type='int', default=120),
             agent_timeout=dict(type='int', default=30),
@@ -215,7 +224,9 @@ def main():
             )),
             meta=dict(type='dict'),
         ),
-        required_if=[('action', 'set_password', ('password',))],
+        # what each action needs; resize is cold_move's deprecated name
+        required_if=[('action', 'set_password', ('password',)), ('action', 'rebuild', ('image',)),
+                     ('action', 'cold_move', ('dest_uri',)), ('action', 'resize', ('dest_uri',))],
         supports_check_mode=True,
     )
     module.run(lambda module: guest_actions.ACTIONS[module.params['action']](module))

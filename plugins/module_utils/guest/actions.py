@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, virtops.compute contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""One-shot verbs on a guest: reboot, crash dump (NMI), admin password.
+"""One-shot verbs on a guest: reboot, crash dump (NMI), admin password, rebuild, a cold move to another host, and
+control of a running live migration.
 
 Unlike ``guest``, these are actions rather than states: each run does the
 thing once and reports ``changed: true``; check mode says it would.
@@ -93,8 +94,6 @@ def trigger_crash_dump(module):
 def set_password(module):
     params = module.params
     guest = _running_guest(module.conn, params['name'], 'have its password set')
-    if not params.get('password'):
-        raise VirtopsError("guest '%s': set_password needs a password." % params['name'])
     if not _has_agent(guest):
         raise VirtopsError("guest '%s' has no guest agent channel; add it with guest_agent: true, or use config_drive or "
                            "disk_inject before boot." % params['name'])
@@ -112,11 +111,18 @@ def rebuild(module):
     return rebuild_guest(module, GuestConverger(module).stop)
 
 
-def resize(module):
+def cold_move(module):
     module.params.setdefault('shutdown_timeout', module.params.get('reboot_timeout') or 120)
     return move_guest(module, GuestConverger(module).stop)
 
 
+def resize(module):
+    """The first name of ``cold_move``, which said what a caller might use it for rather than what it does."""
+    module.deprecate('guest_action action=resize is now called action=cold_move; the old name goes in 1.0.0.',
+                     version='1.0.0')
+    return cold_move(module)
+
+
 ACTIONS = dict(reboot=reboot, trigger_crash_dump=trigger_crash_dump, set_password=set_password, rebuild=rebuild,
-               resize=resize, migration_abort=migration_control.abort,
+               cold_move=cold_move, resize=resize, migration_abort=migration_control.abort,
                migration_force_complete=migration_control.force_complete)

@@ -91,8 +91,6 @@ def rebuild(module, stop):
     """``stop(dom)`` shuts the guest down (cleanly, then hard); returns the action's result."""
     params = module.params
     where = "guest '%s'" % params['name']
-    if not params.get('image'):
-        raise VirtopsError('%s: rebuild needs an image.' % where)
     dom = require_domain(module.conn, params['name'], 'be rebuilt')
     domain = definition(dom)
     if is_rescued(domain):

@@ -24,6 +24,7 @@ from ansible_collections.virtops.compute.plugins.module_utils.libvirt import loo
 from ansible_collections.virtops.compute.plugins.module_utils.libvirt.define import define_domain
 from ansible_collections.virtops.compute.plugins.module_utils.libvirt.live_devices import libvirt_reason
 from ansible_collections.virtops.compute.plugins.module_utils.model.storage import StorageVolume
+from ansible_collections.virtops.compute.plugins.module_utils.model.units import MIB
 
 _UNDEFINE = ('VIR_DOMAIN_UNDEFINE_MANAGED_SAVE', 'VIR_DOMAIN_UNDEFINE_NVRAM', 'VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA')
 
@@ -32,8 +33,6 @@ def move(module, stop):
     params = module.params
     name = params['name']
     where = "guest '%s'" % name
-    if not params.get('dest_uri'):
-        raise VirtopsError('%s: resize to another host needs dest_uri.' % where)
     dest_conn = module.open_peer(params['dest_uri'])
     dom = lookup.find_domain(module.conn, name)
     moved = lookup.find_domain(dest_conn, name)
@@ -112,5 +111,5 @@ def move(module, stop):
     for vol_name in (instance_storage.root_volume_name(name), instance_storage.serial_log_name(name)):
         instance_storage.delete_volume(src_pool, vol_name)
     result['actions'] = ['copied the root disk (%d MiB) to %s and started it there in %.1f s; removed it from this host'
-                         % (copied // (1024 * 1024), params['dest_uri'], time.monotonic() - started)]
+                         % (copied // MIB, params['dest_uri'], time.monotonic() - started)]
     return result

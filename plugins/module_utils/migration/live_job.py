@@ -137,7 +137,7 @@ class Migration:
                         actions=["%s already runs on %s and not on the source" % (self.where, self.dest_uri)])
         power = source.state()['state']
         if power not in ('running', 'paused'):
-            raise VirtopsError("%s is %s; migrate moves a running guest (use guest_action resize for a cold move)."
+            raise VirtopsError("%s is %s; migrate moves a running guest (use guest_action cold_move for a guest that is off)."
                                % (self.where, power))
         domain = source.definition()
         plan = migration.build_plan(domain, self.params, self.where)
