@@ -9,7 +9,8 @@ so callers that need a working virt type must try it.
 """
 
 
-from ansible_collections.virtops.compute.plugins.module_utils.model.base import Children, PathAttr, Text, XmlObject
+from ansible_collections.virtops.compute.plugins.module_utils.model.base import XmlObject
+from ansible_collections.virtops.compute.plugins.module_utils.model.descriptors import Children, PathAttr, Text
 from ansible_collections.virtops.compute.plugins.module_utils.model.fields import AttrList, TextList
 from ansible_collections.virtops.compute.plugins.module_utils.model.kinds import YES_NO
 

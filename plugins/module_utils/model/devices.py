@@ -10,9 +10,8 @@ added to a domain with ``Domain.add_device``.
 """
 
 
-from ansible_collections.virtops.compute.plugins.module_utils.model.base import (
-    Attr, Field, Flag, PathAttr, Text, XmlObject,
-)
+from ansible_collections.virtops.compute.plugins.module_utils.model.base import XmlObject
+from ansible_collections.virtops.compute.plugins.module_utils.model.descriptors import Attr, Field, Flag, PathAttr, Text
 from ansible_collections.virtops.compute.plugins.module_utils.model.fields import (
     VLAN_TAG_FIELDS, AttrDict, ParamDict, Records,
 )

@@ -12,8 +12,9 @@ read and written with ``get_app_metadata``/``set_app_metadata``.
 
 import json
 
-from ansible_collections.virtops.compute.plugins.module_utils.model.base import (
-    Attr, Child, Children, Flag, PathAttr, Size, Text, XmlObject, make_element,
+from ansible_collections.virtops.compute.plugins.module_utils.model.base import XmlObject, make_element
+from ansible_collections.virtops.compute.plugins.module_utils.model.descriptors import (
+    Attr, Child, Children, Flag, PathAttr, Size, Text,
 )
 from ansible_collections.virtops.compute.plugins.module_utils.model.devices import (
     Channel, Console, Controller, Disk, Graphics, Interface, MemBalloon, Rng, Serial, Video, Watchdog, device_view,

@@ -12,9 +12,8 @@ whose values did not change exactly as they were.
 """
 
 
-from ansible_collections.virtops.compute.plugins.module_utils.model.base import (
-    Field, XmlObject, make_element, split_path,
-)
+from ansible_collections.virtops.compute.plugins.module_utils.model.base import XmlObject, make_element, split_path
+from ansible_collections.virtops.compute.plugins.module_utils.model.descriptors import Field
 from ansible_collections.virtops.compute.plugins.module_utils.model.kinds import ModelError, as_kind
 
 # <vlan><tag id='42' nativeMode='untagged'/></vlan>, in interfaces, networks and portgroups

@@ -4,9 +4,8 @@
 """The typed view of a libvirt virtual network (``<network>``)."""
 
 
-from ansible_collections.virtops.compute.plugins.module_utils.model.base import (
-    Attr, Children, PathAttr, Text, XmlObject,
-)
+from ansible_collections.virtops.compute.plugins.module_utils.model.base import XmlObject
+from ansible_collections.virtops.compute.plugins.module_utils.model.descriptors import Attr, Children, PathAttr, Text
 from ansible_collections.virtops.compute.plugins.module_utils.model.fields import (
     VLAN_TAG_FIELDS, AttrDict, AttrList, Records,
 )

@@ -12,9 +12,8 @@ integers only where the text is one.
 """
 
 
-from ansible_collections.virtops.compute.plugins.module_utils.model.base import (
-    Attr, Children, Text, XmlObject, make_element,
-)
+from ansible_collections.virtops.compute.plugins.module_utils.model.base import XmlObject, make_element
+from ansible_collections.virtops.compute.plugins.module_utils.model.descriptors import Attr, Children, Text
 from ansible_collections.virtops.compute.plugins.module_utils.model.fields import ParamDict
 from ansible_collections.virtops.compute.plugins.module_utils.model.kinds import (
     INT, LOOSE_INT, TRUE_FALSE, YES_NO, ModelError, as_kind,

@@ -4,7 +4,8 @@
 """The typed view of a libvirt secret's properties (``<secret>``); the value itself never appears in XML."""
 
 
-from ansible_collections.virtops.compute.plugins.module_utils.model.base import Attr, PathAttr, Text, XmlObject
+from ansible_collections.virtops.compute.plugins.module_utils.model.base import XmlObject
+from ansible_collections.virtops.compute.plugins.module_utils.model.descriptors import Attr, PathAttr, Text
 from ansible_collections.virtops.compute.plugins.module_utils.model.kinds import YES_NO, ModelError
 
 # usage type -> the element under <usage> that names what the secret is for

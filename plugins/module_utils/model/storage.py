@@ -7,7 +7,8 @@ Sizes are read and written in bytes, libvirt's default unit for storage.
 """
 
 
-from ansible_collections.virtops.compute.plugins.module_utils.model.base import Attr, PathAttr, Size, Text, XmlObject
+from ansible_collections.virtops.compute.plugins.module_utils.model.base import XmlObject
+from ansible_collections.virtops.compute.plugins.module_utils.model.descriptors import Attr, PathAttr, Size, Text
 from ansible_collections.virtops.compute.plugins.module_utils.model.fields import AttrList
 
 _PERMISSIONS_ORDER = ('mode', 'owner', 'group', 'label')

@@ -2,8 +2,9 @@
 import pytest
 
 from ansible_collections.virtops.compute.plugins.module_utils.model import base, units
-from ansible_collections.virtops.compute.plugins.module_utils.model.base import (
-    Attr, Child, Children, Flag, PathAttr, Size, Text, XmlObject,
+from ansible_collections.virtops.compute.plugins.module_utils.model.base import XmlObject
+from ansible_collections.virtops.compute.plugins.module_utils.model.descriptors import (
+    Attr, Child, Children, Flag, PathAttr, Size, Text,
 )
 from ansible_collections.virtops.compute.plugins.module_utils.model.fields import (
     AttrDict, AttrList, ParamDict, Records, TextList,
