@@ -220,6 +220,7 @@ import stat
 from ansible_collections.virtops.compute.plugins.module_utils.common import VirtopsModule
 from ansible_collections.virtops.compute.plugins.module_utils.config_drive import image, layout
 from ansible_collections.virtops.compute.plugins.module_utils.config_drive import pool as config_drive_pool
+from ansible_collections.virtops.compute.plugins.module_utils.config_drive.options import DRIVE_CONTENT_OPTIONS
 from ansible_collections.virtops.compute.plugins.module_utils.connection import VirtopsError
 from ansible_collections.virtops.compute.plugins.module_utils.diff import DifferenceTracker
 
@@ -327,7 +328,7 @@ def _run(module):
 def main():
     module = VirtopsModule(
         argument_spec=dict(
-            layout.DRIVE_CONTENT_OPTIONS,
+            DRIVE_CONTENT_OPTIONS,
             dest=dict(type='path'),
             pool=dict(type='str'),
             volume=dict(type='str'),

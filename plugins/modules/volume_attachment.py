@@ -205,9 +205,8 @@ actions:
 '''
 
 from ansible_collections.virtops.compute.plugins.module_utils.common import VirtopsModule
-from ansible_collections.virtops.compute.plugins.module_utils.storage.attachments import (
-    ATTACHMENT_OPTIONS, AttachmentConverger,
-)
+from ansible_collections.virtops.compute.plugins.module_utils.storage.attachment_options import ATTACHMENT_OPTIONS
+from ansible_collections.virtops.compute.plugins.module_utils.storage.attachments import AttachmentConverger
 
 
 def main():

@@ -30,29 +30,6 @@ from ansible_collections.virtops.compute.plugins.module_utils.config_drive impor
 from ansible_collections.virtops.compute.plugins.module_utils.connection import VirtopsError
 from ansible_collections.virtops.compute.plugins.module_utils.diff import REDACTED
 
-# the config_drive module's options that say what is on the drive (not where it goes or its state): the guests
-# module takes them per item too, as a config_drive dictionary
-DRIVE_CONTENT_OPTIONS = dict(
-    format=dict(type='str', default='iso9660', choices=['iso9660', 'vfat']),
-    uuid=dict(type='str'),
-    name=dict(type='str'),
-    hostname=dict(type='str'),
-    public_keys=dict(type='dict', no_log=False),
-    admin_pass=dict(type='str', no_log=True),
-    meta=dict(type='dict'),
-    user_data=dict(type='str'),
-    vendor_data=dict(type='dict'),
-    network_data=dict(type='dict'),
-    network_data_from_nics=dict(type='list', elements='dict', options=dict(
-        mac=dict(type='str', required=True), address=dict(type='str'), gateway=dict(type='str'),
-        dns=dict(type='list', elements='str'), mtu=dict(type='int'))),
-    files=dict(type='list', elements='dict', options=dict(
-        path=dict(type='str', required=True), content=dict(type='str', required=True))),
-    availability_zone=dict(type='str', default='nova'),
-    launch_index=dict(type='int', default=0),
-    random_seed=dict(type='str', no_log=True),
-)
-
 LABEL = 'config-2'
 OPENSTACK_VERSIONS = ('2012-08-10', '2013-04-04', '2013-10-17', '2015-10-15', '2016-06-30', '2016-10-06',
                       '2017-02-22', '2018-08-27')

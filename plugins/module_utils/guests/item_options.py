@@ -11,20 +11,21 @@ options, and the checks that run on them before anything is changed.
 - ``volumes`` are ``volume_attachment`` specs without ``guest``.
 - ``wait_for`` and ``wait_timeout`` say what to wait for once the guest runs.
 
-Everything here is pure (no libvirt): the checks that need the host are in guest_batch_extras.
+Everything here is pure (no libvirt): the checks that need the host are in item_storage.py. The code behind a
+config drive or a volume is imported only for items that have one, so that a run of plain guests stays lean.
 """
 
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
-from ansible_collections.virtops.compute.plugins.module_utils.config_drive import layout as config_drive_layout
+from ansible_collections.virtops.compute.plugins.module_utils.config_drive.options import DRIVE_CONTENT_OPTIONS
 from ansible_collections.virtops.compute.plugins.module_utils.connection import VirtopsError
 from ansible_collections.virtops.compute.plugins.module_utils.guest.options import GUEST_OPTIONS
 from ansible_collections.virtops.compute.plugins.module_utils.guest.wait import WAIT_CHOICES
-from ansible_collections.virtops.compute.plugins.module_utils.storage.attachments import ATTACHMENT_OPTIONS
+from ansible_collections.virtops.compute.plugins.module_utils.storage.attachment_options import ATTACHMENT_OPTIONS
 
 FLAVOR_KEYS = ('vcpus', 'max_vcpus', 'memory_mb', 'max_memory_mb', 'root_size_gb', 'disk_qos')
 # the config_drive module's options, less where the image goes (the instance pool) and its state (the guest's)
-CONFIG_DRIVE_OPTIONS = config_drive_layout.DRIVE_CONTENT_OPTIONS
+CONFIG_DRIVE_OPTIONS = DRIVE_CONTENT_OPTIONS
 VOLUME_OPTIONS = ATTACHMENT_OPTIONS
 
 EXTRA_KEYS = ('flavor', 'volumes', 'wait_for', 'wait_timeout')
@@ -99,6 +100,8 @@ def validate_drive(value, guest, item_where, secrets):
                            else '%s: config_drive: %s.' % (item_where, spec_error(result)))
     drive = result.validated_parameters
     drive['name'] = drive.get('name') or guest
+    # the drive's layout code, only for items that describe a drive
+    from ansible_collections.virtops.compute.plugins.module_utils.config_drive import layout as config_drive_layout
     # the metadata checks (network data, user data size, file paths) before anything is written
     config_drive_layout.normalise(dict(drive, uuid=drive.get('uuid') or '00000000-0000-0000-0000-000000000000'),
                                   '%s: config_drive' % item_where)
@@ -109,7 +112,7 @@ def validate_volumes(volumes, item_where):
     """Checks on the attachments that need no host: target names, one source each, no target twice."""
     from ansible_collections.virtops.compute.plugins.module_utils.guest import spec as guest_spec
     from ansible_collections.virtops.compute.plugins.module_utils.storage import sources as disk_sources
-    from ansible_collections.virtops.compute.plugins.module_utils.storage.attachments import TARGET_PATTERN
+    from ansible_collections.virtops.compute.plugins.module_utils.storage.attachment_options import TARGET_PATTERN
     reserved = dict((target, 'the config drive') for target in guest_spec.CONFIG_DRIVE_TARGETS.values())
     reserved[guest_spec.ROOT_TARGET] = 'the root disk'
     seen = {}

@@ -17,17 +17,20 @@ existing guest's, else a new one given to the guest as it is defined.
 import posixpath
 import uuid as uuidlib
 
-from ansible_collections.virtops.compute.plugins.module_utils.config_drive import image as config_drive_image
-from ansible_collections.virtops.compute.plugins.module_utils.config_drive import layout as config_drive_layout
-from ansible_collections.virtops.compute.plugins.module_utils.config_drive.pool import PoolTarget
 from ansible_collections.virtops.compute.plugins.module_utils.connection import VirtopsError
 from ansible_collections.virtops.compute.plugins.module_utils.guest import storage as instance_storage
 from ansible_collections.virtops.compute.plugins.module_utils.libvirt import lookup
 from ansible_collections.virtops.compute.plugins.module_utils.model.units import GIB
-from ansible_collections.virtops.compute.plugins.module_utils.storage.attachments import AttachmentConverger
-from ansible_collections.virtops.compute.plugins.module_utils.storage.volumes import refresh
 
 DRIVE_SUFFIX = {'iso9660': 'iso', 'vfat': 'img'}
+
+# The code behind config drives and volumes (ISO and FAT writers, block jobs, secrets) is imported where an item
+# needs it, not at start-up: a run of guests that have neither never loads it.
+
+
+def _refresh(pool):
+    from ansible_collections.virtops.compute.plugins.module_utils.storage.volumes import refresh
+    refresh(pool)
 
 
 def drive_volume_name(guest, image_format):
@@ -85,7 +88,7 @@ class ItemExtras:
                 raise VirtopsError("%s: the storage pool '%s' does not exist." % (where, source['pool']))
             if not pool.isActive():
                 raise VirtopsError("%s: the storage pool '%s' is not active." % (where, source['pool']))
-            refresh(pool)
+            _refresh(pool)
             if lookup.find_volume(pool, source['name']) is None:
                 if not spec.get('size_gb'):
                     raise VirtopsError("%s: the volume '%s' does not exist in pool '%s', and no size_gb is given to "
@@ -99,6 +102,9 @@ class ItemExtras:
         wanted = self.params.get('config_drive')
         if not isinstance(wanted, dict):
             return
+        from ansible_collections.virtops.compute.plugins.module_utils.config_drive import image as config_drive_image
+        from ansible_collections.virtops.compute.plugins.module_utils.config_drive import layout as config_drive_layout
+        from ansible_collections.virtops.compute.plugins.module_utils.config_drive.pool import PoolTarget
         params = self.params
         drive_uuid = wanted.get('uuid') or params.get('uuid') or (dom.UUIDString() if dom is not None else None)
         if drive_uuid is None:
@@ -147,7 +153,7 @@ class ItemExtras:
         pool = self._active_pool(self.params['storage_pool'])
         if pool is None:
             return
-        refresh(pool)
+        _refresh(pool)
         for image_format in sorted(DRIVE_SUFFIX):
             volume = drive_volume_name(self.name, image_format)
             vol = lookup.find_volume(pool, volume)
@@ -177,6 +183,7 @@ class ItemExtras:
     def attach_volumes(self, dom):
         """Create the volumes asked for, then converge each attachment; returns the attachments' results."""
         from ansible_collections.virtops.compute.plugins.module_utils.storage import images as volume_images
+        from ansible_collections.virtops.compute.plugins.module_utils.storage.attachments import AttachmentConverger
         attached = []
         for index, spec in enumerate(self.params.get('volumes') or []):
             label = 'volumes.%s' % spec['target']
@@ -189,7 +196,7 @@ class ItemExtras:
                     continue
                 volume_images.create_empty("volume '%s' in pool '%s'" % (source['name'], source['pool']), pool,
                                            source['name'], spec.get('format') or 'qcow2', spec['size_gb'] * GIB)
-                refresh(pool)
+                _refresh(pool)
                 self.later_actions.append("created the volume '%s' (%d GiB) in pool '%s'"
                                           % (source['name'], spec['size_gb'], source['pool']))
             if dom is None:

@@ -11,7 +11,6 @@ fails before the pivot the copy is cancelled and the guest stays on the old sour
 """
 
 
-import re
 import time
 
 from ansible_collections.virtops.compute.plugins.module_utils.common import converge_result
@@ -25,33 +24,9 @@ from ansible_collections.virtops.compute.plugins.module_utils.model.domain impor
 from ansible_collections.virtops.compute.plugins.module_utils.model.units import GIB, MIB
 from ansible_collections.virtops.compute.plugins.module_utils.storage import secrets as secret_store
 from ansible_collections.virtops.compute.plugins.module_utils.storage import sources as disk_sources
-from ansible_collections.virtops.compute.plugins.module_utils.storage.disk_qos import QOS_KEYS, QOS_OPTION
+from ansible_collections.virtops.compute.plugins.module_utils.storage.attachment_options import TARGET_PATTERN
+from ansible_collections.virtops.compute.plugins.module_utils.storage.disk_qos import QOS_KEYS
 
-TARGET_PATTERN = re.compile(r'^(vd|sd|hd|xvd)[a-z]{1,2}$')
-
-# the volume_attachment module's options but its guest: the guests module takes them per item too (volumes[])
-ATTACHMENT_OPTIONS = dict(
-    target=dict(type='str', required=True),
-    state=dict(type='str', default='present', choices=['present', 'absent']),
-    volume=dict(type='dict', options=dict(pool=dict(type='str', required=True), name=dict(type='str', required=True))),
-    path=dict(type='path'),
-    format=dict(type='str', choices=['raw', 'qcow2']),
-    block=dict(type='path'),
-    iscsi=dict(type='dict', options=dict(
-        portal=dict(type='str', required=True), iqn=dict(type='str', required=True), lun=dict(type='int', default=0),
-        chap_username=dict(type='str'), chap_password=dict(type='str', no_log=True),
-        chap_secret=dict(type='str', no_log=False))),
-    fibre_channel=dict(type='dict', options=dict(target_wwn=dict(type='str', required=True),
-                                                 lun=dict(type='int', required=True))),
-    bus=dict(type='str', default='virtio', choices=['virtio', 'scsi', 'sata', 'usb']),
-    serial=dict(type='str'),
-    readonly=dict(type='bool', default=False),
-    error_policy=dict(type='str', choices=['stop', 'report', 'ignore', 'enospace']),
-    qos=QOS_OPTION,
-    size_gb=dict(type='int'),
-    swap=dict(type='bool', default=False),
-    swap_timeout=dict(type='int', default=3600),
-)
 
 
 class AttachmentConverger:
