@@ -27,8 +27,9 @@ antsibull-docs --config-file "$repo/docs/sphinx/antsibull-docs.cfg" collection -
 
 echo "[docs] the guides of docs/"
 cp "$repo/docs/sphinx/index.rst" "$rst/index.rst"
-mkdir -p "$rst/guides"
+mkdir -p "$rst/guides/dev"
 cp "$repo"/docs/*.md "$rst/guides/"
+cp "$repo"/docs/dev/*.md "$rst/guides/dev/"
 
 echo "[docs] sphinx-build (warnings fail the build)"
 python3 "$repo/docs/sphinx/ansible_inventory.py" "$out/ansible.inv"
