@@ -14,12 +14,12 @@ import time
 from ansible_collections.virtops.compute.plugins.module_utils.connection import (
     VirtopsError, describe_libvirt_error, libvirt,
 )
-from ansible_collections.virtops.compute.plugins.module_utils.guest.converge import GuestConverger
-from ansible_collections.virtops.compute.plugins.module_utils.guest.rebuild import rebuild as rebuild_guest
 from ansible_collections.virtops.compute.plugins.module_utils.guest.wrapper import Guest
 from ansible_collections.virtops.compute.plugins.module_utils.libvirt.agent import agent_call, check_timeout
-from ansible_collections.virtops.compute.plugins.module_utils.migration import control as migration_control
-from ansible_collections.virtops.compute.plugins.module_utils.migration.cold_move import move as move_guest
+
+# Each action imports the code it alone needs (the converger and config drive code for a rebuild, the migration
+# code for a cold move or a migration's control) when it runs: a module run performs one action, and AnsiballZ
+# compiles whatever is imported anew on every run.
 
 
 def _running_guest(conn, name, action):
@@ -107,11 +107,15 @@ def set_password(module):
 
 
 def rebuild(module):
+    from ansible_collections.virtops.compute.plugins.module_utils.guest.converge import GuestConverger
+    from ansible_collections.virtops.compute.plugins.module_utils.guest.rebuild import rebuild as rebuild_guest
     module.params.setdefault('shutdown_timeout', module.params.get('reboot_timeout') or 120)
     return rebuild_guest(module, GuestConverger(module).stop)
 
 
 def cold_move(module):
+    from ansible_collections.virtops.compute.plugins.module_utils.guest.converge import GuestConverger
+    from ansible_collections.virtops.compute.plugins.module_utils.migration.cold_move import move as move_guest
     module.params.setdefault('shutdown_timeout', module.params.get('reboot_timeout') or 120)
     return move_guest(module, GuestConverger(module).stop)
 
@@ -123,6 +127,16 @@ def resize(module):
     return cold_move(module)
 
 
+def migration_abort(module):
+    from ansible_collections.virtops.compute.plugins.module_utils.migration import control as migration_control
+    return migration_control.abort(module)
+
+
+def migration_force_complete(module):
+    from ansible_collections.virtops.compute.plugins.module_utils.migration import control as migration_control
+    return migration_control.force_complete(module)
+
+
 ACTIONS = dict(reboot=reboot, trigger_crash_dump=trigger_crash_dump, set_password=set_password, rebuild=rebuild,
-               cold_move=cold_move, resize=resize, migration_abort=migration_control.abort,
-               migration_force_complete=migration_control.force_complete)
+               cold_move=cold_move, resize=resize, migration_abort=migration_abort,
+               migration_force_complete=migration_force_complete)
