@@ -12,6 +12,8 @@ views of child elements.  Each reads and writes the element through the ``XmlObj
 import copy
 
 from ansible_collections.virtops.compute.plugins.module_utils.model.base import split_path
+
+
 class Field:
     """Base of the descriptors: ``read``/``write`` against the owning XmlObject."""
 

@@ -28,7 +28,6 @@ from ansible_collections.virtops.compute.plugins.module_utils.storage.attachment
 from ansible_collections.virtops.compute.plugins.module_utils.storage.disk_qos import QOS_KEYS
 
 
-
 class AttachmentConverger:
 
     def __init__(self, module):
