@@ -93,10 +93,6 @@ class VirtopsModule:
     def warn(self, message):
         self.ansible.warn(message)
 
-    def deprecate(self, message, version):
-        """A deprecation warning for something of this collection that goes in ``version``."""
-        self.ansible.deprecate(message, version=version, collection_name='virtops.compute')
-
     def fail(self, msg, **extra):
         self._close()
         self.ansible.fail_json(msg=msg, **extra)

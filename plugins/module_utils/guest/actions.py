@@ -122,8 +122,8 @@ def cold_move(module):
 
 def resize(module):
     """The first name of ``cold_move``, which said what a caller might use it for rather than what it does."""
-    module.deprecate('guest_action action=resize is now called action=cold_move; the old name goes in 1.0.0.',
-                     version='1.0.0')
+    module.ansible.deprecate('guest_action action=resize is now called action=cold_move; the old name goes in 1.0.0.',
+                             version='1.0.0', collection_name='virtops.compute')
     return cold_move(module)
 
 
