@@ -2,9 +2,13 @@
 
 Environment: BENCH_SIZES (default 10,50,100) and BENCH_REPEATS (default 3; the median of
 that many runs for sizes up to 10, larger sizes run once: they take minutes each);
-BENCH_MIGRATION=0 leaves out the live migration rows, BENCH_DRAIN=0 the host drain rows.
-Results: bench/results/latest.json and latest.md (git ignores the folder). The benchmark holds the lab's session
-lock while it runs, so it waits for a test session using the lab, and a test session waits for it.
+BENCH_MIGRATION=0 leaves out the live migration rows, BENCH_DRAIN=0 the host drain rows;
+BENCH_ONLY=startup,storage (a comma list of converge, startup, storage, config_drive, migration, drain) runs only
+those groups.
+Results: bench/results/latest.json and latest.md (git ignores the folder), and the "Latest run" section of
+docs/performance.md (bench/report.py): a full run rewrites it, a BENCH_ONLY run replaces the rows it measured.
+The benchmark holds the lab's session lock while it runs, so it waits for a test session using the lab, and a
+test session waits for it.
 """
 import datetime
 import json
@@ -18,7 +22,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.dirname(HERE)
 sys.path[:0] = [REPO_ROOT, os.path.join(REPO_ROOT, 'tests'), os.path.join(REPO_ROOT, '.build', 'collections')]
 
-from bench import comparison, config_drive, drain, migration, storage, workloads  # noqa: E402
+from bench import comparison, config_drive, drain, migration, report, startup, storage, workloads  # noqa: E402
 from lab import daemons  # noqa: E402
 from lab.proc import SessionLock  # noqa: E402
 
@@ -111,18 +115,6 @@ def rows_for(count, m):
     return rows
 
 
-def table(rows):
-    head = '| workload | ours | community.libvirt | ratio (ours/theirs) | floor |\n|---|---:|---:|---:|---:|\n'
-    lines = []
-    for row in rows:
-        fmt = '%.0f ms' if row['unit'] == 'ms' else '%.1f s'
-        ratio = '%.2f' % (row['ours'] / row['theirs']) if row.get('theirs') else 'n/a'
-        lines.append('| %s | %s | %s | %s | %s |' % (row['workload'], fmt % row['ours'],
-                                                     fmt % row['theirs'] if row.get('theirs') else 'n/a', ratio,
-                                                     fmt % row['floor'] if row.get('floor') is not None else 'n/a'))
-    return head + '\n'.join(lines) + '\n'
-
-
 def machine():
     return dict(cpus=os.cpu_count(), platform=platform.platform(), python=workloads.python_version(),
                 date=datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC'),
@@ -139,6 +131,13 @@ def main():
         lock.release()
 
 
+def _wanted(group):
+    only = os.environ.get('BENCH_ONLY')
+    if only:
+        return group in [name.strip() for name in only.split(',')]
+    return os.environ.get('BENCH_%s' % group.upper(), '1') == '1'
+
+
 def run_all():
     sizes = [int(size) for size in os.environ.get('BENCH_SIZES', '10,50,100').split(',')]
     repeats = int(os.environ.get('BENCH_REPEATS', '3'))
@@ -146,17 +145,22 @@ def run_all():
     from lab import images
     tiny = images.ensure_image('tiny', log=log)
     rows = []
-    for count in sizes:
-        log('converging %d guests with each contender ...' % count)
-        rows += rows_for(count, converge(count, base, theirs, repeats if count <= 10 else 1))
-    if os.environ.get('BENCH_STORAGE', '1') == '1':
+    if _wanted('converge'):
+        for count in sizes:
+            log('converging %d guests with each contender ...' % count)
+            rows += rows_for(count, converge(count, base, theirs, repeats if count <= 10 else 1))
+    if _wanted('startup'):
+        log('module start-up: one no-op task of guest, guests, guest_info, and the guest role over 20 guests ...')
+        rows += startup.run(URI, base, repeats, log)
+    if _wanted('storage'):
         log('storage: attach/detach and swap on a running tiny guest ...')
         rows += storage.run(URI, tiny, repeats, log)
-    rows += config_drive.run(log)
-    if os.environ.get('BENCH_MIGRATION', '1') == '1':
+    if _wanted('config_drive'):
+        rows += config_drive.run(log)
+    if _wanted('migration'):
         log('migration: a tiny guest between two lab hosts, idle and dirtying memory, per mode ...')
         rows += migration.run(tiny, repeats, log)
-    if os.environ.get('BENCH_DRAIN', '1') == '1':
+    if _wanted('drain'):
         log('drain: 8 tiny guests off lab host 4 with host_maintenance.yml, concurrency 1 and 4 ...')
         rows += drain.run(tiny, repeats, log)
     about = machine()
@@ -164,13 +168,13 @@ def run_all():
     os.makedirs(RESULTS, exist_ok=True)
     with open(os.path.join(RESULTS, 'latest.json'), 'w') as handle:
         json.dump(dict(machine=about, rows=rows), handle, indent=2)
-    text = table(rows)
+    text = report.tables(rows)
     with open(os.path.join(RESULTS, 'latest.md'), 'w') as handle:
-        handle.write('Run %(date)s on %(cpus)d CPUs, %(platform)s, Python %(python)s, community.libvirt '
-                     '%(community_libvirt)s; medians of %(repeats)d runs up to 10 guests, one run above\n\n' % about + text)
+        handle.write(report.run_line(about) + '\n\n' + text)
+    report.update_performance_doc(about, rows, partial=os.environ.get('BENCH_ONLY'))
     print()
     print(text)
-    log('results in %s' % RESULTS)
+    log('results in %s; docs/performance.md updated' % RESULTS)
 
 
 if __name__ == '__main__':

@@ -1,0 +1,87 @@
+"""The benchmark's tables, printed by `make bench` and written into docs/performance.md's "Latest run" section.
+
+Two tables: the workloads measured against community.libvirt and the floor, and module start-up measured against
+a playbook of one ping task (rows that carry a ``reference``). A full run rewrites the section; a run of some
+groups only (BENCH_ONLY) replaces the rows it measured, by workload, and keeps the others.
+"""
+import os
+import re
+
+DOC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'docs', 'performance.md')
+BEGIN = '<!-- latest run: written by make bench (bench/report.py) -->'
+END = '<!-- end of latest run -->'
+MAIN_HEAD = '| workload | ours | community.libvirt | ratio (ours/theirs) | floor |\n|---|---:|---:|---:|---:|'
+STARTUP_TITLE = 'Module start-up, against a playbook of one `ansible.builtin.ping` task (`bench/startup.py`):'
+STARTUP_HEAD = '| workload | ours | one ping task | ratio (ours/ping) |\n|---|---:|---:|---:|'
+
+
+def _fmt(row, value):
+    return ('%.0f ms' if row['unit'] == 'ms' else '%.2f s' if row.get('reference') else '%.1f s') % value
+
+
+def row_line(row):
+    """One table line for ``row`` (a start-up row when it has a ``reference``)."""
+    ours = _fmt(row, row['ours'])
+    if row.get('reference'):
+        return '| %s | %s | %s | %.2f |' % (row['workload'], ours, _fmt(row, row['reference']), row['ours'] / row['reference'])
+    ratio = '%.2f' % (row['ours'] / row['theirs']) if row.get('theirs') else 'n/a'
+    theirs = _fmt(row, row['theirs']) if row.get('theirs') else 'n/a'
+    floor = _fmt(row, row['floor']) if row.get('floor') is not None else 'n/a'
+    return '| %s | %s | %s | %s | %s |' % (row['workload'], ours, theirs, ratio, floor)
+
+
+def _render(main_lines, startup_lines):
+    parts = []
+    if main_lines:
+        parts.append(MAIN_HEAD + '\n' + '\n'.join(main_lines))
+    if startup_lines:
+        parts.append(STARTUP_TITLE + '\n\n' + STARTUP_HEAD + '\n' + '\n'.join(startup_lines))
+    return '\n\n'.join(parts) + '\n'
+
+
+def tables(rows):
+    return _render([row_line(row) for row in rows if not row.get('reference')],
+                   [row_line(row) for row in rows if row.get('reference')])
+
+
+def run_line(about):
+    return ('Run %(date)s on %(cpus)d CPUs, %(platform)s, Python %(python)s, community.libvirt %(community_libvirt)s; '
+            'medians of %(repeats)d runs up to 10 guests, one run above' % about)
+
+
+def _partial_line(about, groups):
+    return ('Measured again %s (BENCH_ONLY=%s, medians of %d runs): the rows of those groups; the others are from '
+            'the run above.' % (about['date'], groups, about['repeats']))
+
+
+def _existing_rows(section):
+    """(main, startup): ordered {workload: line} of the tables in the current section."""
+    main, startup, current = {}, {}, None
+    for line in section.splitlines():
+        if line.startswith('| workload |'):
+            current = startup if 'one ping task' in line else main
+        elif line.startswith('| ') and current is not None:
+            current[line.split('|')[1].strip()] = line
+    return main, startup
+
+
+def update_performance_doc(about, rows, partial=None, path=DOC):
+    """Write ``rows`` into the doc's section: all of it, or (``partial``: the BENCH_ONLY groups) just those rows."""
+    with open(path) as handle:
+        text = handle.read()
+    start, end = text.find(BEGIN), text.find(END)
+    if start < 0 or end < start:
+        raise RuntimeError('%s has no latest-run markers (%s ... %s)' % (path, BEGIN, END))
+    heading = run_line(about)
+    main, startup = {}, {}
+    if partial:
+        old = text[start:end]
+        main, startup = _existing_rows(old)
+        previous = [line for line in old.splitlines() if line.startswith('Run ')]
+        heading = (previous[0] if previous else heading) + '\n\n' + _partial_line(about, partial)
+    for row in rows:
+        (startup if row.get('reference') else main)[row['workload']] = row_line(row)
+    section = '\n\n' + heading + '\n\n' + _render(list(main.values()), list(startup.values())) + '\n'
+    text = text[:start + len(BEGIN)] + section + text[end:]
+    with open(path, 'w') as handle:
+        handle.write(re.sub(r'\n{3,}', '\n\n', text))
