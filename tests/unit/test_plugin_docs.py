@@ -153,3 +153,15 @@ def test_every_module_documents_its_attributes(module_docs):
             '%s does not extend the virtops.compute.attributes doc fragment' % full_name)
         for name in ('check_mode', 'diff_mode'):
             assert attributes.get(name, {}).get('support') in ('full', 'partial', 'none'), '%s: %s' % (full_name, name)
+
+
+def test_disk_qos_is_documented_as_its_spec_defines_it(module_docs):
+    """guest's disk_qos and volume_attachment's qos take the same limits, from one spec (storage/disk_qos.py);
+    the doc fragment that documents both lists exactly those keys, as integers."""
+    from ansible_collections.virtops.compute.plugins.module_utils.storage.disk_qos import QOS_KEYS, QOS_OPTION
+    documented = {}
+    for module, option in (('guest', 'disk_qos'), ('volume_attachment', 'qos')):
+        spec = module_docs[PREFIX + module]['doc']['options'][option]
+        documented[module] = dict((key, value['type']) for key, value in spec['suboptions'].items())
+    assert documented['guest'] == documented['volume_attachment'] == dict((key, 'int') for key in QOS_KEYS)
+    assert set(QOS_OPTION['options']) == set(QOS_KEYS)
