@@ -36,10 +36,10 @@ options:
         O(files) and O(meta) replace the old ones when given. The file is replaced whole (a temporary file renamed
         over it, mode 0600, same owner). A config drive not made by virtops.compute is refused before anything
         changes.
-      - C(cold_move) moves the guest to the host at O(dest_uri) while it is off (for a resize that the source host
-        has no room for, or a guest that does not run); its root disk is copied through libvirt's storage streams (the base image
-        must be at the same path there), it is defined there with the same UUID and MACs, started if it was
-        running, and removed from this host. Change its flavor with M(virtops.compute.guest) on the new host.
+      - C(cold_move) moves the guest to the host at O(dest_uri) with the guest off (a running guest is shut down
+        first), for a resize that the source host has no room for; its root disk is copied through libvirt's storage
+        streams (the base image must be at the same path there), it is defined there with the same UUID and MACs,
+        started if it was running, and removed from this host. Change its flavor with M(virtops.compute.guest) on the new host.
         A guest already on O(dest_uri) and not here is no change.
       - C(migration_abort) cancels the live migration of the guest that another task (M(virtops.compute.migrate)
         under C(async)) runs from this host; the guest keeps running here.
@@ -146,7 +146,7 @@ EXAMPLES = r'''
       runcmd:
         - echo rebuilt > /etc/motd
 
-- name: Move a stopped guest to another host, for a flavor this host has no room for
+- name: Move a guest to another host while it is off, for a flavor this host has no room for
   virtops.compute.guest_action:
     name: web1
     action: cold_move
