@@ -39,8 +39,8 @@ options:
       - C(cold_move) moves the guest to the host at O(dest_uri) with the guest off (a running guest is shut down
         first), for a resize that the source host has no room for; its root disk is copied through libvirt's storage
         streams (the base image must be at the same path there), it is defined there with the same UUID and MACs,
-        started if it was running, and removed from this host. Change its flavor with M(virtops.compute.guest) on the new host.
-        A guest already on O(dest_uri) and not here is no change.
+        started if it was running, and removed from this host. Change its flavor with M(virtops.compute.guest) on
+        the new host. A guest already on O(dest_uri) and not here is no change.
       - C(migration_abort) cancels the live migration of the guest that another task (M(virtops.compute.migrate)
         under C(async)) runs from this host; the guest keeps running here.
       - C(migration_force_complete) makes that migration finish now, switching it to post-copy when it was started
