@@ -1,12 +1,16 @@
-"""Writes the intersphinx inventory of the few pages of Ansible's own documentation the collection's pages link to.
+"""Writes the intersphinx inventory of the pages of Ansible's own documentation the collection's pages link to.
 
 antsibull-docs links every module page to Ansible's docsite (its common return values, configuration settings,
-ansible.builtin modules), resolved through an intersphinx inventory; the build runs offline and cannot download
-Ansible's, so this one names just those targets. A page that links somewhere new fails the build (Sphinx runs
-with -W) until the target is added to TARGETS.
+ansible.builtin plugins), resolved through an intersphinx inventory; the build runs offline and cannot download
+Ansible's, so this one names those targets: the pages in TARGETS, and the page of every ansible.builtin module and
+plugin of the installed ansible-core. A page that links somewhere else fails the build (Sphinx runs with -W) until
+the target is added to TARGETS.
 """
+import os
 import sys
 import zlib
+
+import ansible
 
 BASE = 'https://docs.ansible.com/projects/ansible/devel/'
 CONFIG = 'reference_appendices/config.html'
@@ -21,10 +25,29 @@ TARGETS = [
     'ANSIBLE_CACHE_PLUGIN_TIMEOUT')]
 
 
+def builtin_plugins():
+    """(name, 'std:label', path, title) of the page of every ansible.builtin module and plugin installed."""
+    root = os.path.dirname(ansible.__file__)
+    folders = [('module', os.path.join(root, 'modules'))] + [
+        (kind, os.path.join(root, 'plugins', kind)) for kind in ('become', 'cache', 'callback', 'connection',
+                                                                 'inventory', 'lookup', 'shell', 'strategy', 'vars')]
+    found = []
+    for kind, folder in folders:
+        for entry in sorted(os.listdir(folder)):
+            name, ext = os.path.splitext(entry)
+            if ext == '.py' and not name.startswith('_'):
+                page = '%s_%s' % (name, kind)
+                found.append(('ansible_collections.ansible.builtin.' + page, 'std:label',
+                              'collections/ansible/builtin/%s.html' % page, 'ansible.builtin.%s %s' % (name, kind)))
+    return found
+
+
 def inventory():
     header = ('# Sphinx inventory version 2\n# Project: Ansible\n# Version: devel\n'
               '# The remainder of this file is compressed using zlib.\n')
-    lines = ''.join('%s %s -1 %s %s\n' % target for target in TARGETS)
+    named = set(target[0] for target in TARGETS)
+    targets = TARGETS + [target for target in builtin_plugins() if target[0] not in named]
+    lines = ''.join('%s %s -1 %s %s\n' % target for target in targets)
     return header.encode() + zlib.compress(lines.encode())
 
 
