@@ -278,7 +278,8 @@ def test_tokens_expire_after_their_lifetime(proxy, rdp_vars):
         stats, results, _stdout = run_role(rdp_vars, console_proxy_token_lifetime=lifetime)
         assert stats['failures'] == 0, failure_message(results)
         entry = mine(rdp_vars)
-        assert web(entry['token']).startswith(b'RFB 003.') and rfb_login(relay_port(entry), entry['rdp_password']) == desktop(NAME)
+        assert web(entry['token']).startswith(b'RFB 003.')
+        assert rfb_login(relay_port(entry), entry['rdp_password']) == desktop(NAME)
         deadline = entry['issued'] + lifetime + 15
         while rfb_login(relay_port(entry), entry['rdp_password']) == desktop(NAME):
             assert time.time() < deadline, 'the RDP password still works %ds after it was made' % (lifetime + 15)
