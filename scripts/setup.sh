@@ -4,7 +4,8 @@
 # ansible_collections/ path through which Ansible and the tests find the collection, and then
 # the hypervisor and the lab's packages through the collection's own compute_host role
 # (playbooks/compute_host.yml on this machine, with the lab's packages from
-# scripts/debian-packages.txt; the lab starts its own daemons, so the role leaves them alone).
+# scripts/debian-packages.txt; the lab starts its own daemons, so the role leaves them alone, and sets one key of
+# libvirtd.conf, read by the next start of libvirtd).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -81,9 +82,11 @@ print(json.dumps(dict(
     compute_host_extra_packages=sys.stdin.read().split(),
     # apt-get is here (checked above), so no fact gathering is needed to know the family
     compute_host_os_family="Debian", compute_host_service_manager="direct",
-    # the .venv has libvirt-python and lxml from PyPI; the lab starts and configures its own daemons
-    compute_host_python_bindings=False, compute_host_manage_config=False, compute_host_manage_daemons=False,
-    compute_host_manage_state_file=False)))')
+    # the .venv has libvirt-python and lxml from PyPI; the lab starts its own daemons
+    compute_host_python_bindings=False, compute_host_manage_daemons=False, compute_host_manage_state_file=False,
+    # libvirtd.conf: read-only clients without authentication, what polkit grants any local user by default; polkit
+    # cannot run here (no D-Bus), and the console proxy daemons run as their own user with a read-only connection
+    compute_host_libvirtd_conf=dict(auth_unix_ro="none"))))')
 ANSIBLE_COLLECTIONS_PATH="$repo/.build/collections" ANSIBLE_CONFIG="$repo/ansible.cfg" ANSIBLE_NOCOLOR=1 \
   "$venv/bin/ansible-playbook" "$repo/playbooks/compute_host.yml" -e target=localhost -e "$extra_vars" \
   > "$repo/.build/setup-compute-host.log" 2>&1 || {

@@ -42,7 +42,7 @@ def _assert_gone(conn, name):
     assert gone.value.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN
 
 
-def test_tiny_guest_live_migrates_to_second_host(libvirt_conn, lab_host1, make_tiny_guest):
+def test_tiny_guest_live_migrates_to_lab_host1(libvirt_conn, lab_host1, make_tiny_guest):
     guest = make_tiny_guest('lab-mig')
     guest.wait_for_serial(guest.marker, timeout=90)
     guest.wait_for_agent(timeout=60)
