@@ -17,6 +17,8 @@ from ansible_collections.virtops.compute.plugins.module_utils.storage.volumes im
 
 
 class PoolTarget:
+    kind = 'volume'
+
     def __init__(self, conn, pool_name, volume_name):
         self.conn = conn
         self.pool_name = pool_name
@@ -34,6 +36,11 @@ class PoolTarget:
 
     def _volume(self):
         return lookup.find_volume(self._pool, self.volume_name)
+
+    def size(self):
+        """The volume's size in bytes, None when there is no volume."""
+        vol = self._volume()
+        return None if vol is None else vol.info()[1]
 
     def current(self):
         vol = self._volume()

@@ -19,6 +19,7 @@ import uuid as uuidlib
 
 from ansible_collections.virtops.compute.plugins.module_utils.config_drive import image as config_drive_image
 from ansible_collections.virtops.compute.plugins.module_utils.config_drive import layout as config_drive_layout
+from ansible_collections.virtops.compute.plugins.module_utils.config_drive import reader as config_drive_reader
 from ansible_collections.virtops.compute.plugins.module_utils.config_drive.pool import PoolTarget
 from ansible_collections.virtops.compute.plugins.module_utils.connection import VirtopsError
 from ansible_collections.virtops.compute.plugins.module_utils.guest import storage as instance_storage
@@ -28,6 +29,7 @@ from ansible_collections.virtops.compute.plugins.module_utils.storage.volumes im
 
 GIB = 1024 ** 3
 DRIVE_SUFFIX = {'iso9660': 'iso', 'vfat': 'img'}
+FOREIGN_DRIVE_HINT = 'remove or rename that volume, or give the guest another storage_pool'
 
 
 def drive_volume_name(guest, image_format):
@@ -114,7 +116,7 @@ class ItemExtras:
         if pool is not None and pool.isActive():
             target = PoolTarget(self.conn, params['storage_pool'], volume)
             target.check()
-            existing = target.current()
+            existing = config_drive_reader.existing_drive(target, FOREIGN_DRIVE_HINT)
             path = posixpath.join(instance_storage.pool_path(pool), volume)
         sha = config_drive_image.sha256(data)
         self.drive = dict(path=path, volume=volume, pool=params['storage_pool'], format=wanted['format'],
@@ -142,8 +144,19 @@ class ItemExtras:
         if vol is not None:
             vol.delete(0)
 
+    def _foreign(self, volume):
+        """True when the volume named like the guest's drive is not a config drive this collection wrote."""
+        try:
+            target = PoolTarget(self.conn, self.params['storage_pool'], volume)
+            target.check()
+            config_drive_reader.existing_drive(target, FOREIGN_DRIVE_HINT)
+        except VirtopsError:
+            return True
+        return False
+
     def remove_drives(self):
-        """With the guest gone, its config drive volumes go too (they are named after it, and nothing else reads them)."""
+        """With the guest gone, its config drive volumes go too (they are named after it, and nothing else reads them);
+        a volume of that name that is not a drive this collection wrote is left alone."""
         pool = self._active_pool(self.params['storage_pool'])
         if pool is None:
             return
@@ -151,7 +164,7 @@ class ItemExtras:
         for image_format in sorted(DRIVE_SUFFIX):
             volume = drive_volume_name(self.name, image_format)
             vol = lookup.find_volume(pool, volume)
-            if vol is None:
+            if vol is None or self._foreign(volume):
                 continue
             self.changes.append('config_drive removed')
             if not self.check:
@@ -168,7 +181,7 @@ class ItemExtras:
             if image_format == self.drive['format'] or pool is None:
                 continue
             vol = lookup.find_volume(pool, drive_volume_name(self.name, image_format))
-            if vol is not None and vol.path() != wanted:
+            if vol is not None and vol.path() != wanted and not self._foreign(vol.name()):
                 vol.delete(0)
                 self.later_actions.append('removed the old %s' % drive_volume_name(self.name, image_format))
 
