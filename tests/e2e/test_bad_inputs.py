@@ -344,6 +344,29 @@ CASES = [
     case('uri-unreachable', 'network', dict(name=NETWORK, mode='isolated', uri='qemu+tcp://127.0.0.1:1/system'),
          ['qemu+tcp://127.0.0.1:1/system']),
     case('uri-malformed', 'guest_info', dict(uri='not a uri'), ['not a uri']),
+    # what the security review found unchecked (issue 18): negative times, names and addresses with a trailing
+    # newline ('$' matches before one), MTUs, filter names, non-ASCII owners
+    case('reboot-timeout-negative', 'guest_action', dict(name=GUEST, action='reboot', reboot_timeout=-5),
+         [GUEST, 'reboot_timeout']),
+    case('rebuild-timeout-negative', 'guest_action', dict(name=GUEST, action='rebuild', image=IMAGE, reboot_timeout=-1),
+         [GUEST, 'reboot_timeout']),
+    case('name-trailing-newline', 'guest', dict(BOOT=1, name=PREFIX + 'g1\n'), ['name']),
+    case('nic-mac-trailing-newline', 'guest',
+         dict(BOOT=1, name=PREFIX + 'g1', nics=[dict(user=True, mac='52:54:00:b1:00:01\n')]), [PREFIX + 'g1', 'mac']),
+    case('nic-filter-newline', 'guest', dict(BOOT=1, name=PREFIX + 'g1', nics=[dict(user=True, filter=FILTER + '\n')]),
+         [PREFIX + 'g1', 'filter name']),
+    case('iqn-trailing-newline', 'volume_attachment', dict(guest=GUEST, target='vdb', iscsi=dict(
+        portal='127.0.0.1:3260', iqn='iqn.2026-11.lab.virtops:bi\n', lun=1)), [GUEST, 'iqn']),
+    case('filter-name-newline', 'nwfilter', dict(name=FILTER + '\n', rules=[]), ['filter name']),
+    case('filter-name-slash', 'nwfilter', dict(name='lab-bi/fw', rules=[]), ['filter name']),
+    case('drive-mtu-negative', 'config_drive', dict(dest=DRIVES + '/mtu.iso', name='bi', network_data_from_nics=[
+        dict(mac='52:54:00:b1:00:02', mtu=-1)]), ['mtu']),
+    case('drive-link-mtu-huge', 'config_drive', dict(dest=DRIVES + '/mtu.iso', name='bi', network_data=dict(
+        links=[dict(id='eth0', type='phy', ethernet_mac_address='52:54:00:b1:00:02', mtu=10 ** 6)])), ['mtu']),
+    case('inject-owner-not-ascii', 'disk_inject',
+         dict(image=IMAGE, files=[dict(path='/etc/motd', content='x', owner='\u00b2')]), ['owner']),
+    case('inject-mtu-negative', 'disk_inject', dict(image=IMAGE, network=dict(interfaces=[
+        dict(name='ens3', dhcp=True, mtu=-1)])), ['mtu']),
 ]
 
 

@@ -20,7 +20,7 @@ from ansible_collections.virtops.compute.plugins.module_utils.model.devices impo
 )
 from ansible_collections.virtops.compute.plugins.module_utils.model.domain import Domain
 
-NAME_PATTERN = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.+-]{0,62}$')
+NAME_PATTERN = re.compile(r'[A-Za-z0-9][A-Za-z0-9_.+-]{0,62}')
 ROOT_TARGET = guest.ROOT_TARGET
 QOS_KEYS = ('total_bytes_sec', 'read_bytes_sec', 'write_bytes_sec', 'total_iops_sec', 'read_iops_sec', 'write_iops_sec')
 GUEST_AGENT_CHANNEL = 'org.qemu.guest_agent.0'
@@ -34,7 +34,7 @@ CONFIG_DRIVE_TARGETS = {'ide': 'hdd', 'sata': 'sdz', 'virtio': 'vdz'}
 
 def validate(name, params):
     """Refuse options that cannot make a guest, in one sentence naming the option."""
-    if not NAME_PATTERN.match(name or ''):
+    if not NAME_PATTERN.fullmatch(name or ''):
         raise VirtopsError("guest %r: name must be 1-63 letters, digits, '.', '_', '+' or '-', starting with a letter or digit." % name)
     where = "guest '%s'" % name
     if params.get('vcpus') is not None and params['vcpus'] < 1:

@@ -116,7 +116,7 @@ def validate_volumes(volumes, label):
     for index, spec in enumerate(volumes or []):
         where = '%s: volumes[%d]' % (label, index)
         target = spec['target']
-        if not TARGET_PATTERN.match(target):
+        if not TARGET_PATTERN.fullmatch(target):
             raise VirtopsError("%s: target '%s' must be a device name like vdb or sdc." % (where, target))
         if target in reserved:
             raise VirtopsError('%s: target %s is where the guest module puts %s.' % (where, target, reserved[target]))

@@ -29,7 +29,7 @@ from ansible_collections.virtops.compute.plugins.module_utils.model.secret impor
 
 # any digest tag this collection ever wrote: split off the description whatever its kind
 DIGEST_TAG = re.compile(r'\s*\[virtops-digest:[^\]]*\]\s*$')
-SCRYPT_TAG = re.compile(r'^\s*\[virtops-digest:scrypt:(\d+):(\d+):(\d+):([0-9a-f]{32}):([0-9a-f]{64})\]\s*$')
+SCRYPT_TAG = re.compile(r'\s*\[virtops-digest:scrypt:([0-9]+):([0-9]+):([0-9]+):([0-9a-f]{32}):([0-9a-f]{64})\]\s*')
 # scrypt's cost: n = 2**15 blocks of 128 * r bytes = 32 MiB of memory and about 0.1 s per digest on a server core
 SCRYPT_LOG2_N, SCRYPT_R, SCRYPT_P = 15, 8, 1
 # what a tag read back may ask for (at most 128 MiB): a hand-edited one must not make the module spin or run out of memory
@@ -65,7 +65,7 @@ def split_description(text):
 def value_matches(tag, value):
     """True when ``tag`` is a scrypt digest of ``value``; an older or unknown tag never matches (the value is
     then rewritten, with a new tag)."""
-    match = SCRYPT_TAG.match(tag or '')
+    match = SCRYPT_TAG.fullmatch(tag or '')
     if not match:
         return False
     log2_n, r, p = (int(group) for group in match.groups()[:3])
@@ -87,7 +87,7 @@ def describe(secret):
     view = Secret.from_xml(secret.XMLDesc(0))
     description, tag = split_description(view.description)
     return dict(uuid=secret.UUIDString(), usage=view.usage_type, usage_id=view.usage_id, description=description,
-                private=bool(view.private), value_known=SCRYPT_TAG.match(tag or '') is not None)
+                private=bool(view.private), value_known=SCRYPT_TAG.fullmatch(tag or '') is not None)
 
 
 def _refused(usage_type, usage_id, err):
