@@ -16,7 +16,7 @@ import stat
 from ansible_collections.virtops.compute.plugins.module_utils.common import converge_result
 from ansible_collections.virtops.compute.plugins.module_utils.config_drive import image, layout, reader
 from ansible_collections.virtops.compute.plugins.module_utils.config_drive.pool import PoolTarget
-from ansible_collections.virtops.compute.plugins.module_utils.connection import VirtopsError
+from ansible_collections.virtops.compute.plugins.module_utils.connection import VirtopsError, is_local_uri
 from ansible_collections.virtops.compute.plugins.module_utils.diff import DifferenceTracker
 
 FORCE_HINT = 'remove it yourself, choose another place, or set force: true to replace it'
@@ -69,7 +69,7 @@ def _target(module):
     if params['pool']:
         if not params['volume']:
             raise VirtopsError("config_drive in pool '%s': volume names the image's volume and is required." % params['pool'])
-        return PoolTarget(module.conn, params['pool'], params['volume'])
+        return PoolTarget(module.conn, params['pool'], params['volume'], local=is_local_uri(params.get('uri')))
     if not params['dest']:
         raise VirtopsError('config_drive: dest (a file on the host) or pool and volume are required.')
     return FileTarget(params['dest'])

@@ -21,7 +21,7 @@ from ansible_collections.virtops.compute.plugins.module_utils.config_drive impor
 from ansible_collections.virtops.compute.plugins.module_utils.config_drive import layout as config_drive_layout
 from ansible_collections.virtops.compute.plugins.module_utils.config_drive import reader as config_drive_reader
 from ansible_collections.virtops.compute.plugins.module_utils.config_drive.pool import PoolTarget
-from ansible_collections.virtops.compute.plugins.module_utils.connection import VirtopsError
+from ansible_collections.virtops.compute.plugins.module_utils.connection import VirtopsError, is_local_uri
 from ansible_collections.virtops.compute.plugins.module_utils.guest import storage as instance_storage
 from ansible_collections.virtops.compute.plugins.module_utils.libvirt import lookup
 from ansible_collections.virtops.compute.plugins.module_utils.storage.attachments import AttachmentConverger
@@ -114,7 +114,7 @@ class ItemExtras:
         pool = instance_storage.ensure_pool(self.conn, params['storage_pool'], check_mode=self.check)
         existing, path, target = None, None, None
         if pool is not None and pool.isActive():
-            target = PoolTarget(self.conn, params['storage_pool'], volume)
+            target = PoolTarget(self.conn, params['storage_pool'], volume, local=is_local_uri(self.module.params.get('uri')))
             target.check()
             existing = config_drive_reader.existing_drive(target, FOREIGN_DRIVE_HINT)
             path = posixpath.join(instance_storage.pool_path(pool), volume)
