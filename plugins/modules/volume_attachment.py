@@ -85,7 +85,7 @@ options:
         type: str
       chap_password:
         description:
-          - The CHAP password; stored in a libvirt secret of usage iscsi named C(virtops-chap/<iqn>/<user>), which
+          - The CHAP password; stored in a libvirt secret of usage iscsi named C(virtops-chap:<iqn>:<user>), which
             the module creates or updates. Never shown.
         type: str
       chap_secret:

@@ -25,9 +25,14 @@ BY_PATH = '/dev/disk/by-path'
 SOURCE_KINDS = ('volume', 'path', 'block', 'iscsi', 'fibre_channel')
 
 
+# a disk's <secret usage=...> is an objectName in libvirt's schema: no '/', no newline (a definition holding one
+# fails validation, and every later redefinition of the guest with it)
+USAGE_NAME = re.compile(r'[^/\n]+')
+
+
 def chap_usage_id(iqn, username):
     """The usage name of the libvirt secret holding a CHAP password for ``username`` at ``iqn``."""
-    return 'virtops-chap/%s/%s' % (iqn, username)
+    return 'virtops-chap:%s:%s' % (iqn, username)
 
 
 def validate(where, params):
@@ -47,6 +52,10 @@ def validate(where, params):
             raise VirtopsError('%s: give iscsi.chap_password or iscsi.chap_secret, not both.' % where)
         if (iscsi.get('chap_password') or iscsi.get('chap_secret')) and not iscsi.get('chap_username'):
             raise VirtopsError('%s: CHAP needs iscsi.chap_username.' % where)
+        for key in ('chap_username', 'chap_secret'):
+            if iscsi.get(key) is not None and not USAGE_NAME.fullmatch(iscsi[key]):
+                raise VirtopsError("%s: iscsi.%s %r holds a '/' or a line break, which libvirt does not take in a "
+                                   "disk's secret reference." % (where, key, iscsi[key]))
     fc = params.get('fibre_channel')
     if fc and not WWN_PATTERN.fullmatch((fc['target_wwn'] or '').lower().replace(':', '')):
         raise VirtopsError("%s: fibre_channel.target_wwn '%s' is not a 16-digit hexadecimal WWN." % (where, fc['target_wwn']))
