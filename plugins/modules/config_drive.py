@@ -77,7 +77,10 @@ options:
     description: Free-form key/value metadata (C(meta) in C(meta_data.json)); values become strings.
     type: dict
   user_data:
-    description: User data (a cloud-config document, a shell script, a MIME multipart); at most 65536 bytes.
+    description:
+      - User data (a cloud-config document, a shell script, a MIME multipart); at most 65536 bytes.
+      - Kept out of logs and results like a password (no_log), since it often holds credentials; Ansible then masks
+        the same text wherever else it shows up in the task's output.
     type: str
   vendor_data:
     description: Static vendor data (C(vendor_data.json), and under C(static) in C(vendor_data2.json)).
@@ -124,7 +127,10 @@ options:
         type: str
         required: true
       content:
-        description: The file's text.
+        description:
+          - The file's text.
+          - Kept out of logs and results like a password (no_log), since it often holds credentials; Ansible then
+            masks the same text wherever else it shows up in the task's output.
         type: str
         required: true
   availability_zone:

@@ -50,7 +50,10 @@ options:
         type: str
         required: true
       content:
-        description: The file's text.
+        description:
+          - The file's text.
+          - Kept out of logs and results like a password (no_log), since it often holds credentials; Ansible then
+            masks the same text wherever else it shows up in the task's output.
         type: str
         required: true
       mode:

@@ -273,10 +273,10 @@ CASES = [
     case('no-name-hostname-uuid', 'config_drive', dict(dest=DRIVES + '/a.iso'), ['name', 'uuid']),
     case('uuid-malformed', 'config_drive', dict(dest=DRIVES + '/a.iso', uuid='1234'), ['uuid']),
     case('format-unknown', 'config_drive', dict(dest=DRIVES + '/a.iso', name='bi', format='ntfs'), ['format']),
-    case('file-path-relative', 'config_drive', dict(dest=DRIVES + '/a.iso', name='bi', files=[dict(path='etc/x', content='x')]),
+    case('file-path-relative', 'config_drive', dict(dest=DRIVES + '/a.iso', name='bi', files=[dict(path='etc/x', content='file text for a bad input')]),
          ['etc/x']),
     case('file-path-escapes', 'config_drive',
-         dict(dest=DRIVES + '/a.iso', name='bi', files=[dict(path='/etc/../../x', content='x')]),
+         dict(dest=DRIVES + '/a.iso', name='bi', files=[dict(path='/etc/../../x', content='file text for a bad input')]),
          ['/etc/../../x']),
     case('file-twice', 'config_drive', dict(dest=DRIVES + '/a.iso', name='bi', files=[dict(path='/etc/x', content='1'),
                                                                                       dict(path='/etc/x', content='2')]),
@@ -295,14 +295,14 @@ CASES = [
          ['meta', 'admin_pass'], secret=PASSWORD),
     case('pool-missing', 'config_drive', dict(pool=PREFIX + 'nopool', volume='cd.iso', name='bi'), [PREFIX + 'nopool']),
     # disk_inject
-    case('image-missing', 'disk_inject', dict(image='/nonexistent/disk.qcow2', files=[dict(path='/etc/x', content='x')]),
+    case('image-missing', 'disk_inject', dict(image='/nonexistent/disk.qcow2', files=[dict(path='/etc/x', content='file text for a bad input')]),
          ['/nonexistent/disk.qcow2']),
-    case('file-path-relative', 'disk_inject', dict(image=IMAGE, files=[dict(path='etc/x', content='x')]), ['files', 'etc/x']),
+    case('file-path-relative', 'disk_inject', dict(image=IMAGE, files=[dict(path='etc/x', content='file text for a bad input')]), ['files', 'etc/x']),
     case('file-without-content', 'disk_inject', dict(image=IMAGE, files=[dict(path='/etc/x')]), ['content']),
     case('ssh-key-without-key', 'disk_inject', dict(image=IMAGE, ssh_keys=[dict(user='root')]), ['key']),
     case('network-without-interfaces', 'disk_inject', dict(image=IMAGE, network=dict()), ['interfaces']),
     case('remote-uri', 'disk_inject', dict(image=IMAGE, uri='qemu+tcp://127.0.0.1:1/system',
-                                           files=[dict(path='/etc/x', content='x')]), [IMAGE, 'uri']),
+                                           files=[dict(path='/etc/x', content='file text for a bad input')]), [IMAGE, 'uri']),
     # snapshot
     case('guest-missing', 'snapshot', dict(guest=PREFIX + 'ghost', dest=WORK + '/snap.qcow2'), [PREFIX + 'ghost']),
     case('dest-relative', 'snapshot', dict(guest=GUEST, dest='snap.qcow2'), [GUEST, 'dest']),
@@ -364,7 +364,7 @@ CASES = [
     case('drive-link-mtu-huge', 'config_drive', dict(dest=DRIVES + '/mtu.iso', name='bi', network_data=dict(
         links=[dict(id='eth0', type='phy', ethernet_mac_address='52:54:00:b1:00:02', mtu=10 ** 6)])), ['mtu']),
     case('inject-owner-not-ascii', 'disk_inject',
-         dict(image=IMAGE, files=[dict(path='/etc/motd', content='x', owner='\u00b2')]), ['owner']),
+         dict(image=IMAGE, files=[dict(path='/etc/motd', content='file text for a bad input', owner='\u00b2')]), ['owner']),
     case('inject-mtu-negative', 'disk_inject', dict(image=IMAGE, network=dict(interfaces=[
         dict(name='ens3', dhcp=True, mtu=-1)])), ['mtu']),
 ]

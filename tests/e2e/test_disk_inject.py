@@ -238,12 +238,12 @@ def test_blank_qcow2_is_one_clear_sentence(work_dir):
 
 @pytest.mark.parametrize('params, words', [
     (dict(uri='qemu+ssh://root@elsewhere/system'), 'remote'),
-    (dict(files=[dict(path='etc/motd', content='x')]), 'absolute'),
-    (dict(files=[dict(path='/etc/../motd', content='x')]), 'absolute'),
+    (dict(files=[dict(path='etc/motd', content='file text for a bad input')]), 'absolute'),
+    (dict(files=[dict(path='/etc/../motd', content='file text for a bad input')]), 'absolute'),
     (dict(network=dict(interfaces=[dict(name='ens3', address='10.0.2.300/24')])), 'CIDR'),
     (dict(image='/nonexistent/disk.qcow2'), 'does not exist'),
-    (dict(files=[dict(path='/etc/motd', content='x', owner='\u00b2')]), 'numeric id'),
-    (dict(files=[dict(path='/etc/motd', content='x', owner='j\u00f6rg:adm')]), 'numeric id'),
+    (dict(files=[dict(path='/etc/motd', content='file text for a bad input', owner='\u00b2')]), 'numeric id'),
+    (dict(files=[dict(path='/etc/motd', content='file text for a bad input', owner='j\u00f6rg:adm')]), 'numeric id'),
     (dict(network=dict(interfaces=[dict(name='ens3', dhcp=True, mtu=-1)])), 'mtu'),
     (dict(network=dict(interfaces=[dict(name='ens3\n', dhcp=True)])), 'interface name'),
 ])
