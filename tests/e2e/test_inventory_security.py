@@ -102,15 +102,21 @@ def test_a_foreign_address_the_agent_reports_is_not_ansible_host(liar, tmp_path)
 FAKE_AGENT = r"""#!/bin/sh
 # answers libvirt on the guest agent's port the way the guest's root chooses
 for port in /sys/class/virtio-ports/*; do
-  [ "$(cat "$port/name")" = org.qemu.guest_agent.0 ] && exec 3<>"/dev/${port##*/}"
+  [ "$(cat "$port/name")" = org.qemu.guest_agent.0 ] && device="/dev/${port##*/}"
 done
-while IFS= read -r line <&3; do
-  case "$line" in
-    *guest-sync*) printf '{"return": %s}\n' "$(echo "$line" | sed -n 's/.*"id"[^0-9]*\([0-9]*\).*/\1/p')" >&3 ;;
-    *guest-network-get-interfaces*) cat /run/fake-reply.json >&3 ;;
-    *guest-ping*) printf '{"return": {}}\n' >&3 ;;
-    *) printf '{"error": {"class": "CommandNotFound", "desc": "a fake agent"}}\n' >&3 ;;
-  esac
+# a read finds the end of the port while libvirt has not reconnected yet: open it again until it has
+while true; do
+  exec 3<>"$device"
+  while IFS= read -r line <&3; do
+    case "$line" in
+      *guest-sync*) printf '{"return": %s}\n' "$(echo "$line" | sed -n 's/.*"id"[^0-9]*\([0-9]*\).*/\1/p')" >&3 ;;
+      *guest-network-get-interfaces*) cat /run/fake-reply.json >&3 ;;
+      *guest-ping*) printf '{"return": {}}\n' >&3 ;;
+      *) printf '{"error": {"class": "CommandNotFound", "desc": "a fake agent"}}\n' >&3 ;;
+    esac
+  done
+  exec 3<&-
+  sleep 0.5
 done
 """
 

@@ -195,7 +195,7 @@ def normalize_interfaces(network):
     for item in (network or {}).get('interfaces') or []:
         name = item.get('name')
         if not name or not _NAME.fullmatch(name):
-            raise VirtopsError("network: interface name '%s' is not a valid Linux interface name." % name)
+            raise VirtopsError("network: interface name %r is not a valid Linux interface name." % name)
         address = item.get('address')
         if address:
             try:
