@@ -35,6 +35,8 @@ options:
   dest:
     description:
       - Path of the image file on the host that runs the module. Its directory must exist. Written with mode 0600.
+      - An existing file there is replaced only when it is a config drive this module wrote (see O(force)); a
+        symbolic link, a device or a directory is refused.
       - Required unless O(pool) is given.
     type: path
   pool:
@@ -75,7 +77,10 @@ options:
     description: Free-form key/value metadata (C(meta) in C(meta_data.json)); values become strings.
     type: dict
   user_data:
-    description: User data (a cloud-config document, a shell script, a MIME multipart); at most 65536 bytes.
+    description:
+      - User data (a cloud-config document, a shell script, a MIME multipart); at most 65536 bytes.
+      - Kept out of logs and results like a password (no_log), since it often holds credentials; Ansible then masks
+        the same text wherever else it shows up in the task's output.
     type: str
   vendor_data:
     description: Static vendor data (C(vendor_data.json), and under C(static) in C(vendor_data2.json)).
@@ -122,7 +127,10 @@ options:
         type: str
         required: true
       content:
-        description: The file's text.
+        description:
+          - The file's text.
+          - Kept out of logs and results like a password (no_log), since it often holds credentials; Ansible then
+            masks the same text wherever else it shows up in the task's output.
         type: str
         required: true
   availability_zone:
@@ -138,6 +146,14 @@ options:
       - Base64 text given to the guest as C(random_seed) (2013-04-04 and later). A fresh seed on each run would
         rewrite the drive every time, so generate one once and keep it. Never shown in results or diffs.
     type: str
+  force:
+    description:
+      - Replace (or, with O(state=absent), remove) what is at O(dest) or in O(volume) even when it is not a config
+        drive this module wrote.
+      - By default such a file or volume (an ISO, a disk image, any other file that happens to be there) is left as
+        it is and the task fails, so a wrong path never destroys data.
+    type: bool
+    default: false
   state:
     description: C(present) writes the image, C(absent) removes it.
     type: str
@@ -214,115 +230,9 @@ changes:
   elements: str
 '''
 
-import os
-import stat
-
 from ansible_collections.virtops.compute.plugins.module_utils.common import VirtopsModule
-from ansible_collections.virtops.compute.plugins.module_utils.config_drive import image, layout
-from ansible_collections.virtops.compute.plugins.module_utils.config_drive import pool as config_drive_pool
+from ansible_collections.virtops.compute.plugins.module_utils.config_drive import converge
 from ansible_collections.virtops.compute.plugins.module_utils.config_drive.options import DRIVE_CONTENT_OPTIONS
-from ansible_collections.virtops.compute.plugins.module_utils.connection import VirtopsError
-from ansible_collections.virtops.compute.plugins.module_utils.diff import DifferenceTracker
-
-
-def _described(data):
-    """The summary of an existing image (sha256 and format at least), None for no image."""
-    if data is None:
-        return None
-    read = image.read(data)
-    found = layout.summary_from_tree(read[0]) if read else None
-    described = dict(found or {}, sha256=image.sha256(data))
-    return described
-
-
-class _FileTarget:
-    def __init__(self, dest):
-        self.dest = dest
-        self.where = "config_drive '%s'" % dest
-
-    def check(self):
-        directory = os.path.dirname(os.path.abspath(self.dest))
-        if not os.path.isdir(directory):
-            raise VirtopsError('%s: the directory %s does not exist.' % (self.where, directory))
-        if os.path.isdir(self.dest):
-            raise VirtopsError('%s: dest is a directory.' % self.where)
-
-    def current(self):
-        return image.read_existing(self.dest)
-
-    def mode_differs(self):
-        return stat.S_IMODE(os.stat(self.dest).st_mode) != image.FILE_MODE
-
-    def write(self, data):
-        image.write_atomically(self.dest, data, self.where)
-
-    def fix_mode(self):
-        os.chmod(self.dest, image.FILE_MODE)
-
-    def remove(self):
-        os.unlink(self.dest)
-
-    def describe(self):
-        return dict(dest=self.dest)
-
-
-def _target(module):
-    params = module.params
-    if params['pool']:
-        if not params['volume']:
-            raise VirtopsError("config_drive in pool '%s': volume names the image's volume and is required." % params['pool'])
-        return config_drive_pool.PoolTarget(module.conn, params['pool'], params['volume'])
-    if not params['dest']:
-        raise VirtopsError('config_drive: dest (a file on the host) or pool and volume are required.')
-    return _FileTarget(params['dest'])
-
-
-def _run(module):
-    params = module.params
-    target = _target(module)
-    target.check()
-    existing = target.current()
-    tracker = DifferenceTracker()
-    if params['state'] == 'absent':
-        if existing is None:
-            return dict(changed=False, config_drive=None, changes=[])
-        tracker.add('config_drive', dict(target.describe(), sha256=image.sha256(existing)), None)
-        if not module.check_mode:
-            target.remove()
-        result = dict(changed=True, config_drive=None, changes=['removed'])
-        if module.diff_mode:
-            result['diff'] = tracker.diff()
-        return result
-
-    spec = layout.normalise(params, target.where)
-    files = layout.tree(spec)
-    data = image.build(files, params['format'])
-    wanted_sha = image.sha256(data)
-    changes = []
-    if existing is None:
-        changes.append('created')
-    elif image.sha256(existing) != wanted_sha:
-        changes.append('content')
-    elif target.mode_differs():
-        changes.append('mode')
-    summary = layout.summary(spec, files)
-    # every path on the drive would drown what changed in a diff; the result still lists them
-    before = _described(existing)
-    if before is not None:
-        before.pop('paths', None)
-    after = dict((key, value) for key, value in summary.items() if key != 'paths')
-    tracker.add('config_drive', before, dict(after, sha256=wanted_sha))
-    if changes and not module.check_mode:
-        if changes == ['mode']:
-            target.fix_mode()
-        else:
-            target.write(data)
-    drive = dict(target.describe(), format=params['format'], size_bytes=len(data), sha256=wanted_sha,
-                 uuid=spec['uuid'], name=spec['name'], hostname=spec['hostname'])
-    result = dict(changed=bool(changes), config_drive=drive, metadata=summary, changes=changes)
-    if module.diff_mode:
-        result['diff'] = tracker.diff()
-    return result
 
 
 def main():
@@ -332,6 +242,7 @@ def main():
             dest=dict(type='path'),
             pool=dict(type='str'),
             volume=dict(type='str'),
+            force=dict(type='bool', default=False),
             state=dict(type='str', default='present', choices=['present', 'absent']),
         ),
         # network_data against network_data_from_nics is checked in config_drive_layout, in one sentence
@@ -340,7 +251,7 @@ def main():
         required_together=[('pool', 'volume')],
         supports_check_mode=True,
     )
-    module.run(_run)
+    module.run(converge.run)
 
 
 if __name__ == '__main__':

@@ -27,6 +27,18 @@ options:
     description: Path of the disk image on the compute host.
     type: path
     required: true
+  format:
+    description:
+      - The image's format. When guests on the host use the image as a disk, the format their definitions declare
+        is used, and a different O(format) is refused; a guest writes every byte of its disk, so what the image's
+        first bytes claim is never believed for it.
+      - Omitted for an image no guest uses, the image's own header decides (a user's base image), and a qcow2
+        header is then believed only when its backing chain stays in the host's active storage pools. Give it for
+        an image whose content a guest has written (a detached volume, a raw snapshot), or to vouch for an
+        overlay whose base image lies outside the pools.
+      - Every layer of a backing chain must name its backing file's format; none is guessed from content.
+    type: str
+    choices: [raw, qcow2]
   files:
     description: Files the image should hold, replaced when their content, mode or owner differ.
     type: list
@@ -38,7 +50,10 @@ options:
         type: str
         required: true
       content:
-        description: The file's text.
+        description:
+          - The file's text.
+          - Kept out of logs and results like a password (no_log), since it often holds credentials; Ansible then
+            masks the same text wherever else it shows up in the task's output.
         type: str
         required: true
       mode:
@@ -112,6 +127,13 @@ options:
           mtu:
             description: MTU.
             type: int
+  diff_content:
+    description:
+      - In diff mode, show each changed file's text before and after. Off by default, the diff names each file's
+        size and digest instead, since files often hold credentials and the text before is the image's own.
+      - The password hashes of C(/etc/shadow) are never shown.
+    type: bool
+    default: false
   libguestfs_tcg:
     description:
       - Make libguestfs's appliance run under TCG instead of KVM. C(auto) uses TCG unless C(/dev/kvm) has been
@@ -159,6 +181,11 @@ image:
   description: The image's path.
   returned: always
   type: str
+format:
+  description: The format the image was opened with (see O(format)).
+  returned: when the image was opened
+  type: str
+  sample: qcow2
 changes:
   description: The files that differ (or would, in check mode), with C(created), C(content), C(mode), C(owner).
   returned: always

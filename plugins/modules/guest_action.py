@@ -216,11 +216,11 @@ def main():
             password=dict(type='str', no_log=True),
             image=dict(type='path'),
             dest_uri=dict(type='str'),
-            user_data=dict(type='str'),
+            user_data=dict(type='str', no_log=True),
             admin_pass=dict(type='str', no_log=True),
             files=dict(type='list', elements='dict', options=dict(
                 path=dict(type='str', required=True),
-                content=dict(type='str', required=True),
+                content=dict(type='str', required=True, no_log=True),
             )),
             meta=dict(type='dict'),
         ),
@@ -229,7 +229,7 @@ def main():
                      ('action', 'cold_move', ('dest_uri',)), ('action', 'resize', ('dest_uri',))],
         supports_check_mode=True,
     )
-    module.run(lambda module: guest_actions.ACTIONS[module.params['action']](module))
+    module.run(guest_actions.run)
 
 
 if __name__ == '__main__':

@@ -10,7 +10,8 @@ short_description: Status of libvirt guests
 version_added: 0.1.0
 description:
   - Reports one guest, or every guest of the host, with its power state, memory, vCPUs, CPU time, disks,
-    interfaces (with the addresses the guest agent or the DHCP leases know), consoles, managed-save image and firmware.
+    interfaces (with the addresses the host's networks reserve or leased, and those the guest agent reports, each
+    tagged with its source), consoles, managed-save image and firmware.
   - A guest that does not exist is reported as an empty list, not as a failure.
 author:
   - virtops.compute contributors (@virtops)
@@ -90,7 +91,12 @@ guests:
       type: list
       elements: dict
     interfaces:
-      description: Each NIC's C(mac), C(type), C(source), C(model), C(target) and C(addresses) (C(address), C(prefix), C(family)).
+      description:
+        - Each NIC's C(mac), C(type), C(source), C(model), C(target) and C(addresses) (C(address), C(prefix),
+          C(family), C(source)).
+        - An address's C(source) is C(static) (a DHCP reservation of the NIC's libvirt network), C(lease) (a lease
+          of that network's DHCP server) or C(agent) (what the guest agent reports; the guest decides what that
+          says, so do not connect to it without checking it). Only strings that are IP addresses are listed.
       type: list
       elements: dict
     consoles:

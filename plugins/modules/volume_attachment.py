@@ -53,7 +53,12 @@ options:
     description: A disk image file on the host as the source.
     type: path
   format:
-    description: The format of O(path); looked up through libvirt when the file is in a pool, else C(raw).
+    description:
+      - The format of O(path) or O(volume); looked up through libvirt when the file is in a pool, else C(raw).
+      - libvirt's pools read a file's format from its content, which for a disk a guest has used is the guest's to
+        write (a qcow2 header naming any host file as backing file included). A qcow2 format read that way is
+        believed only when its backing chain stays in the host's storage pools; give V(raw) for a raw disk, or
+        V(qcow2) to vouch for an image's header yourself.
     type: str
     choices: [raw, qcow2]
   block:
@@ -80,7 +85,7 @@ options:
         type: str
       chap_password:
         description:
-          - The CHAP password; stored in a libvirt secret of usage iscsi named C(virtops-chap/<iqn>/<user>), which
+          - The CHAP password; stored in a libvirt secret of usage iscsi named C(virtops-chap:<iqn>:<user>), which
             the module creates or updates. Never shown.
         type: str
       chap_secret:

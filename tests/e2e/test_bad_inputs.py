@@ -273,10 +273,10 @@ CASES = [
     case('no-name-hostname-uuid', 'config_drive', dict(dest=DRIVES + '/a.iso'), ['name', 'uuid']),
     case('uuid-malformed', 'config_drive', dict(dest=DRIVES + '/a.iso', uuid='1234'), ['uuid']),
     case('format-unknown', 'config_drive', dict(dest=DRIVES + '/a.iso', name='bi', format='ntfs'), ['format']),
-    case('file-path-relative', 'config_drive', dict(dest=DRIVES + '/a.iso', name='bi', files=[dict(path='etc/x', content='x')]),
+    case('file-path-relative', 'config_drive', dict(dest=DRIVES + '/a.iso', name='bi', files=[dict(path='etc/x', content='file text for a bad input')]),
          ['etc/x']),
     case('file-path-escapes', 'config_drive',
-         dict(dest=DRIVES + '/a.iso', name='bi', files=[dict(path='/etc/../../x', content='x')]),
+         dict(dest=DRIVES + '/a.iso', name='bi', files=[dict(path='/etc/../../x', content='file text for a bad input')]),
          ['/etc/../../x']),
     case('file-twice', 'config_drive', dict(dest=DRIVES + '/a.iso', name='bi', files=[dict(path='/etc/x', content='1'),
                                                                                       dict(path='/etc/x', content='2')]),
@@ -295,14 +295,14 @@ CASES = [
          ['meta', 'admin_pass'], secret=PASSWORD),
     case('pool-missing', 'config_drive', dict(pool=PREFIX + 'nopool', volume='cd.iso', name='bi'), [PREFIX + 'nopool']),
     # disk_inject
-    case('image-missing', 'disk_inject', dict(image='/nonexistent/disk.qcow2', files=[dict(path='/etc/x', content='x')]),
+    case('image-missing', 'disk_inject', dict(image='/nonexistent/disk.qcow2', files=[dict(path='/etc/x', content='file text for a bad input')]),
          ['/nonexistent/disk.qcow2']),
-    case('file-path-relative', 'disk_inject', dict(image=IMAGE, files=[dict(path='etc/x', content='x')]), ['files', 'etc/x']),
+    case('file-path-relative', 'disk_inject', dict(image=IMAGE, files=[dict(path='etc/x', content='file text for a bad input')]), ['files', 'etc/x']),
     case('file-without-content', 'disk_inject', dict(image=IMAGE, files=[dict(path='/etc/x')]), ['content']),
     case('ssh-key-without-key', 'disk_inject', dict(image=IMAGE, ssh_keys=[dict(user='root')]), ['key']),
     case('network-without-interfaces', 'disk_inject', dict(image=IMAGE, network=dict()), ['interfaces']),
     case('remote-uri', 'disk_inject', dict(image=IMAGE, uri='qemu+tcp://127.0.0.1:1/system',
-                                           files=[dict(path='/etc/x', content='x')]), [IMAGE, 'uri']),
+                                           files=[dict(path='/etc/x', content='file text for a bad input')]), [IMAGE, 'uri']),
     # snapshot
     case('guest-missing', 'snapshot', dict(guest=PREFIX + 'ghost', dest=WORK + '/snap.qcow2'), [PREFIX + 'ghost']),
     case('dest-relative', 'snapshot', dict(guest=GUEST, dest='snap.qcow2'), [GUEST, 'dest']),
@@ -344,6 +344,29 @@ CASES = [
     case('uri-unreachable', 'network', dict(name=NETWORK, mode='isolated', uri='qemu+tcp://127.0.0.1:1/system'),
          ['qemu+tcp://127.0.0.1:1/system']),
     case('uri-malformed', 'guest_info', dict(uri='not a uri'), ['not a uri']),
+    # what the security review found unchecked (issue 18): negative times, names and addresses with a trailing
+    # newline ('$' matches before one), MTUs, filter names, non-ASCII owners
+    case('reboot-timeout-negative', 'guest_action', dict(name=GUEST, action='reboot', reboot_timeout=-5),
+         [GUEST, 'reboot_timeout']),
+    case('rebuild-timeout-negative', 'guest_action', dict(name=GUEST, action='rebuild', image=IMAGE, reboot_timeout=-1),
+         [GUEST, 'reboot_timeout']),
+    case('name-trailing-newline', 'guest', dict(BOOT=1, name=PREFIX + 'g1\n'), ['name']),
+    case('nic-mac-trailing-newline', 'guest',
+         dict(BOOT=1, name=PREFIX + 'g1', nics=[dict(user=True, mac='52:54:00:b1:00:01\n')]), [PREFIX + 'g1', 'mac']),
+    case('nic-filter-newline', 'guest', dict(BOOT=1, name=PREFIX + 'g1', nics=[dict(user=True, filter=FILTER + '\n')]),
+         [PREFIX + 'g1', 'filter name']),
+    case('iqn-trailing-newline', 'volume_attachment', dict(guest=GUEST, target='vdb', iscsi=dict(
+        portal='127.0.0.1:3260', iqn='iqn.2026-11.lab.virtops:bi\n', lun=1)), [GUEST, 'iqn']),
+    case('filter-name-newline', 'nwfilter', dict(name=FILTER + '\n', rules=[]), ['filter name']),
+    case('filter-name-slash', 'nwfilter', dict(name='lab-bi/fw', rules=[]), ['filter name']),
+    case('drive-mtu-negative', 'config_drive', dict(dest=DRIVES + '/mtu.iso', name='bi', network_data_from_nics=[
+        dict(mac='52:54:00:b1:00:02', mtu=-1)]), ['mtu']),
+    case('drive-link-mtu-huge', 'config_drive', dict(dest=DRIVES + '/mtu.iso', name='bi', network_data=dict(
+        links=[dict(id='eth0', type='phy', ethernet_mac_address='52:54:00:b1:00:02', mtu=10 ** 6)])), ['mtu']),
+    case('inject-owner-not-ascii', 'disk_inject',
+         dict(image=IMAGE, files=[dict(path='/etc/motd', content='file text for a bad input', owner='\u00b2')]), ['owner']),
+    case('inject-mtu-negative', 'disk_inject', dict(image=IMAGE, network=dict(interfaces=[
+        dict(name='ens3', dhcp=True, mtu=-1)])), ['mtu']),
 ]
 
 

@@ -114,7 +114,7 @@ def test_create_is_idempotent_private_and_keeps_the_password_out(drive_dir, fmt)
         links=[dict(id='eth0', type='phy', ethernet_mac_address=FULL_MAC)],
         networks=[dict(id='net0', link='eth9', type='ipv4', ip_address='10.0.0.5', netmask='255.255.255.0')])),
      "link 'eth9'"),
-    (dict(files=[dict(path='etc/motd', content='x')]), "'etc/motd'"),
+    (dict(files=[dict(path='etc/motd', content='file text for a bad input')]), "'etc/motd'"),
     (dict(user_data='#!/bin/sh\n' + 'x' * 65536), '65546 bytes'),
     (dict(dest='/nonexistent-virtops-dir/drive.iso'), '/nonexistent-virtops-dir'),
 ])

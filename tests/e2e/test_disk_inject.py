@@ -3,6 +3,7 @@
 import base64
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -33,8 +34,9 @@ FILES = [dict(path='/etc/virtops/hello.txt', content='injected by disk_inject\n'
          dict(path='/opt/lab/run.sh', content='#!/bin/sh\necho ran\n', mode='0750', owner='nobody')]
 # QEMU's user-mode network is 10.0.2.0/24 with its gateway at .2 and DNS at .3; .42 is outside its DHCP range
 NETWORK = dict(interfaces=[dict(name='ens3', address=ADDRESS + '/24', gateway='10.0.2.2', dns=['10.0.2.3'])])
+# the overlay's base image lies outside the host's pools: format vouches for the overlay's header
 INJECT = dict(files=FILES, ssh_keys=[dict(user='root', key=KEY)], admin_password=PASSWORD, network=NETWORK,
-              libguestfs_tcg=True)
+              libguestfs_tcg=True, format='qcow2')
 # the virtio NIC sits in PCI slot 3, which systemd names ens3 on i440fx
 NIC = ("<interface type='user'><mac address='%s'/><model type='virtio'/>"
        "<address type='pci' domain='0x0000' bus='0x00' slot='0x03' function='0x0'/></interface>" % MAC)
@@ -67,13 +69,13 @@ def prepared(libvirt_conn, full_image):
     overlay = guests.make_overlay(full_image, GUEST, log=_log)
     subprocess.run(['qemu-img', 'resize', '-q', overlay, '+1G'], check=True)
     started = time.time()
-    grown = guestfs_ops.grow_root(overlay, _log, tcg=True)
+    grown = guestfs_ops.grow_root(overlay, 'qcow2', _log, tcg=True)
     steps = dict(overlay=overlay, grown=grown, grow_seconds=time.time() - started)
 
     before = _sha256(overlay)
     steps['check'] = run_module('disk_inject', check=True, diff=True, image=overlay, **INJECT)
     steps['check_unchanged'] = _sha256(overlay) == before
-    steps['first'] = run_module('disk_inject', diff=True, image=overlay, **INJECT)
+    steps['first'] = run_module('disk_inject', diff=True, diff_content=True, image=overlay, **INJECT)
     after_first = _sha256(overlay)
     steps['second'] = run_module('disk_inject', image=overlay, **INJECT)
     steps['second_unchanged'] = _sha256(overlay) == after_first
@@ -136,6 +138,11 @@ def test_check_mode_reports_changes_and_writes_nothing(prepared):
     assert {'/etc/virtops/hello.txt', '/opt/lab/run.sh', '/root/.ssh/authorized_keys', '/etc/shadow',
             '/etc/network/interfaces.d/virtops'} <= paths
     assert PASSWORD not in repr(check.data)
+    # without diff_content the diff names sizes and digests, never a file's text (the image's own included)
+    for entry in check['diff']:
+        for side in ('before', 'after'):
+            assert entry[side] == '' or re.fullmatch(r'\(\d+ bytes, sha256 [0-9a-f]{16}\.\.\.\)\n', entry[side]), entry
+    assert FILES[0]['content'] not in repr(check.data) and 'root:' not in repr(check['diff'])
 
 
 def test_first_run_changes_and_redacts_the_password(prepared):
@@ -158,7 +165,7 @@ def test_second_run_is_unchanged_and_leaves_the_bytes(prepared):
 @pytest.fixture(scope='module')
 def read_back(prepared):
     """What libguestfs reads from the injected overlay (before the boot: QEMU then locks the image)."""
-    with guestfs_ops.GuestImage(prepared['overlay'], readonly=True, tcg=True) as image:
+    with guestfs_ops.GuestImage(prepared['overlay'], 'qcow2', readonly=True, tcg=True) as image:
         image.mount_root()
         g = image.g
         return dict(
@@ -231,10 +238,14 @@ def test_blank_qcow2_is_one_clear_sentence(work_dir):
 
 @pytest.mark.parametrize('params, words', [
     (dict(uri='qemu+ssh://root@elsewhere/system'), 'remote'),
-    (dict(files=[dict(path='etc/motd', content='x')]), 'absolute'),
-    (dict(files=[dict(path='/etc/../motd', content='x')]), 'absolute'),
+    (dict(files=[dict(path='etc/motd', content='file text for a bad input')]), 'absolute'),
+    (dict(files=[dict(path='/etc/../motd', content='file text for a bad input')]), 'absolute'),
     (dict(network=dict(interfaces=[dict(name='ens3', address='10.0.2.300/24')])), 'CIDR'),
     (dict(image='/nonexistent/disk.qcow2'), 'does not exist'),
+    (dict(files=[dict(path='/etc/motd', content='file text for a bad input', owner='\u00b2')]), 'numeric id'),
+    (dict(files=[dict(path='/etc/motd', content='file text for a bad input', owner='j\u00f6rg:adm')]), 'numeric id'),
+    (dict(network=dict(interfaces=[dict(name='ens3', dhcp=True, mtu=-1)])), 'mtu'),
+    (dict(network=dict(interfaces=[dict(name='ens3\n', dhcp=True)])), 'interface name'),
 ])
 def test_bad_input_is_refused_before_libguestfs_starts(work_dir, params, words):
     args = dict(image=os.path.join(work_dir, 'absent-is-fine-for-these.qcow2'), libguestfs_tcg=True)
@@ -265,6 +276,6 @@ def test_grow_root_on_a_gpt_partition(work_dir):
     g.close()
     subprocess.run(['truncate', '-s', '512M', disk], check=True)
 
-    old_bytes, new_bytes = guestfs_ops.grow_root(disk, _log, tcg=True)
+    old_bytes, new_bytes = guestfs_ops.grow_root(disk, 'raw', _log, tcg=True)
     assert old_bytes == 100 * 1024 * 1024 and new_bytes > 350 * 1024 * 1024, (old_bytes, new_bytes)
-    assert guestfs_ops.grow_root(disk, _log, tcg=True) is None
+    assert guestfs_ops.grow_root(disk, 'raw', _log, tcg=True) is None

@@ -1,5 +1,6 @@
 """Rescue: the guest boots a rescue image with its own root disk beside it, keeps its identity, and comes back
 exactly as it was."""
+import json
 import os
 import re
 import subprocess
@@ -8,7 +9,7 @@ import libvirt
 import pytest
 
 from lab.checks import assert_one_sentence, libvirt_snapshot
-from lab.console import serial_shell
+from lab.console import serial_shell, vnc_security
 from lab.runner import run_module
 
 NAME = 'lab-rescue'
@@ -80,3 +81,61 @@ def test_rescue_without_an_image_is_refused(rescue_guest, libvirt_conn):
     assert result.failed
     assert_one_sentence(result.msg, NAME, 'rescue_image')
     assert libvirt_snapshot(libvirt_conn) == before
+
+
+VNC_NAME = 'lab-rescue-vnc'
+VNC_PASSWORD = 'Rsq-7qZ9'
+
+
+@pytest.fixture
+def vnc_guest(libvirt_conn, tiny_image):
+    os.makedirs(BASE_DIR, exist_ok=True)
+    params = dict(name=VNC_NAME, virt_type='qemu', memory_mb=128, kernel=tiny_image.kernel, initrd=tiny_image.initrd,
+                  cmdline=tiny_image.cmdline, image=_blank('root-base.qcow2'), shutdown_timeout=5,
+                  graphics=[dict(type='vnc', password=VNC_PASSWORD)])
+    run_module('guest', name=VNC_NAME, state='absent')
+    made = run_module('guest', **params)
+    assert not made.failed, made.msg
+    yield params
+    run_module('guest', name=VNC_NAME, state='absent')
+
+
+def _vnc_port(conn):
+    return int(re.search(r"<graphics type='vnc' port='(\d+)'", conn.lookupByName(VNC_NAME).XMLDesc(0)).group(1))
+
+
+def test_rescue_keeps_the_vnc_password_out_of_what_readers_see(vnc_guest, libvirt_conn, tmp_path):
+    """The definition kept for unrescue must not carry the console password into metadata, which read-only
+    connections, guest_info and the inventory plugin all read; unrescue still gives the guest its password."""
+    from lab.inventory_plugin import inventory_list, write_inventory
+    secure = libvirt.VIR_DOMAIN_XML_SECURE | libvirt.VIR_DOMAIN_XML_INACTIVE
+    assert "passwd='%s'" % VNC_PASSWORD in libvirt_conn.lookupByName(VNC_NAME).XMLDesc(secure)
+    # positive control: the running guest's VNC server asks for the password and takes only the right one
+    assert vnc_security(_vnc_port(libvirt_conn), VNC_PASSWORD) == ([2], True)
+    assert vnc_security(_vnc_port(libvirt_conn), 'wrong-password')[1] is False
+
+    rescued = run_module('guest', **dict(vnc_guest, state='rescued', rescue_image=_blank('rescue-base.qcow2')))
+    assert not rescued.failed and rescued['guest']['rescued'], rescued.msg
+    readonly = libvirt.openReadOnly('qemu:///system')
+    try:
+        dom = readonly.lookupByName(VNC_NAME)
+        for flags in (0, libvirt.VIR_DOMAIN_XML_INACTIVE):
+            xml = dom.XMLDesc(flags)
+            assert 'unrescued_definition' in xml, 'the read-only view lost the metadata the test looks into'
+            assert VNC_PASSWORD not in xml, 'a read-only connection sees the VNC password'
+    finally:
+        readonly.close()
+    info = run_module('guest_info', name=VNC_NAME)
+    assert not info.failed and VNC_PASSWORD not in json.dumps(info.data)
+    listing = inventory_list(write_inventory(tmp_path, 'rescue.libvirt.yml', uris=['qemu:///system']))
+    assert listing['_meta']['hostvars'][VNC_NAME]['virtops_metadata']['rescued'] is True
+    assert VNC_PASSWORD not in json.dumps(listing), 'the inventory shows the VNC password'
+    # the rescue boot itself still has its console password, kept where libvirt keeps it
+    assert vnc_security(_vnc_port(libvirt_conn), VNC_PASSWORD) == ([2], True)
+
+    back = run_module('guest', **vnc_guest)
+    assert not back.failed and not back['guest']['rescued'], back.msg
+    assert "passwd='%s'" % VNC_PASSWORD in libvirt_conn.lookupByName(VNC_NAME).XMLDesc(secure)
+    assert vnc_security(_vnc_port(libvirt_conn), VNC_PASSWORD) == ([2], True)
+    assert vnc_security(_vnc_port(libvirt_conn), 'wrong-password')[1] is False
+    assert not run_module('guest', **vnc_guest).changed

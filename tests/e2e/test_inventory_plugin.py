@@ -3,50 +3,19 @@
 Only this file's own guests (lab-inv-*) are asserted on; the hosts may hold other guests meanwhile."""
 import json
 import os
-import subprocess
 import time
 
 import pytest
-import yaml
 
 from lab.checks import assert_one_sentence
-from lab.runner import VENV_BIN, _env, run_module
+from lab.inventory_plugin import ansible_inventory, inventory_list, plain, write_inventory
+from lab.runner import run_module
 
 MANAGED = 'lab-inv-managed'
 STOPPED = 'lab-inv-off'
 REMOTE = 'lab-inv-remote'
 LATE = 'lab-inv-late'
 DEAD_URI = 'qemu+tcp://127.0.0.1:1/system'
-
-
-def ansible_inventory(path, *args, env=None):
-    proc = subprocess.run([os.path.join(VENV_BIN, 'ansible-inventory'), '-i', str(path)] + list(args),
-                          capture_output=True, text=True, env=_env(env), timeout=120, check=False)
-    return proc
-
-
-def plain(value):
-    """The listing with the unsafe markers ansible-inventory puts on what came from libvirt taken off."""
-    if isinstance(value, dict):
-        if set(value) == {'__ansible_unsafe'}:
-            return value['__ansible_unsafe']
-        return {key: plain(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [plain(item) for item in value]
-    return value
-
-
-def inventory_list(path, *args):
-    # a source that fails to parse is only a warning by default: make it fail the run
-    proc = ansible_inventory(path, '--list', *args, env={'ANSIBLE_INVENTORY_UNPARSED_FAILED': 'true'})
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
-    return plain(json.loads(proc.stdout))
-
-
-def write_inventory(directory, name, **options):
-    path = directory / name
-    path.write_text(yaml.safe_dump(dict(plugin='virtops.compute.libvirt') | options))
-    return path
 
 
 def members(listing, group):
@@ -123,16 +92,22 @@ def test_groups_by_compute_host_state_and_metadata(two_hosts, inventory_dir):
     assert '@libvirt_state_shutdown:' in graph.stdout and '@libvirt_managed:' in graph.stdout
 
 
-def test_ansible_host_is_the_address_the_guest_agent_reports(two_hosts, inventory_dir):
-    path = write_inventory(inventory_dir, 'main.libvirt.yml', uris=['qemu:///system'], states=['running'])
+def test_ansible_host_is_the_address_the_guest_agent_reports_once_opted_in(two_hosts, inventory_dir):
+    """A user-mode NIC has no host network that knows its address: only the agent does, when it is a source."""
+    path = write_inventory(inventory_dir, 'main.libvirt.yml', uris=['qemu:///system'], states=['running'],
+                           address_sources=['static', 'lease', 'agent'])
     deadline, hostvars = time.time() + 60, {}
     while time.time() < deadline and 'ansible_host' not in hostvars:
         listing = inventory_list(path)
         hostvars = listing['_meta']['hostvars'][MANAGED]
         time.sleep(2)
     assert hostvars.get('ansible_host') == '10.0.2.15', hostvars['virtops_guest']['interfaces']
+    assert hostvars['virtops_guest']['interfaces'][0]['addresses'][0]['source'] == 'agent'
     # states: [running] leaves the stopped guest out
     assert STOPPED not in listing['_meta']['hostvars']
+    # by default the guest's word is not taken
+    default = inventory_list(write_inventory(inventory_dir, 'default.libvirt.yml', uris=['qemu:///system']))
+    assert 'ansible_host' not in default['_meta']['hostvars'][MANAGED]
 
 
 def test_second_run_reads_the_cache_until_it_is_flushed(two_hosts, inventory_dir, tiny_image):

@@ -1,11 +1,15 @@
 """The secret module against libvirt: private values, idempotent through the digest, never printed."""
 import base64
+import hashlib
+import os
 
 import libvirt
 import pytest
 
 from lab.checks import assert_one_sentence, libvirt_snapshot
 from lab.runner import run_module, run_playbook
+
+from ansible_collections.virtops.compute.plugins.module_utils.model.secret import Secret
 
 USAGE_ID = 'iqn.2026-11.lab.virtops:secret-test'
 VALUE = 'Chap-Secret-42'
@@ -78,3 +82,70 @@ def test_bad_input(libvirt_conn, clean, params, words):
     assert result.failed
     assert_one_sentence(result.msg, *words)
     assert libvirt_snapshot(libvirt_conn) == before
+
+
+SECRETS_DIR = '/etc/libvirt/secrets'
+
+
+def _secret(conn):
+    return conn.secretLookupByUsage(libvirt.VIR_SECRET_USAGE_TYPE_ISCSI, USAGE_ID)
+
+
+def _stored_value(conn):
+    """The value libvirtd keeps on the host for the secret (private secrets too), read as root from its file."""
+    path = '%s/%s.base64' % (SECRETS_DIR, _secret(conn).UUIDString())
+    assert os.path.isfile(path), 'libvirtd keeps no value file at %s: the test has to find it elsewhere' % path
+    with open(path) as handle:
+        return base64.b64decode(handle.read())
+
+
+def test_the_digest_is_a_slow_salted_kdf_not_a_hash(libvirt_conn, clean):
+    """A weak CHAP password must not fall to an offline search of the readable description."""
+    weak = 'pw1234'
+    made = run_module('secret', usage='iscsi', usage_id=USAGE_ID, value=weak, description='lab CHAP')
+    assert not made.failed, made.msg
+    description = Secret.from_xml(_secret(libvirt_conn).XMLDesc(0)).description
+    assert description.startswith('lab CHAP [virtops-digest:scrypt:'), description
+    salt, stored = description.rstrip(']').split(':')[-2:]
+    for guess in (weak, salt + ':' + weak, weak + salt):
+        assert hashlib.sha256(guess.encode()).hexdigest() != stored
+    assert _stored_value(libvirt_conn) == weak.encode()
+    assert not run_module('secret', usage='iscsi', usage_id=USAGE_ID, value=weak, description='lab CHAP').changed
+
+
+def test_a_description_of_the_older_format_means_value_unknown(libvirt_conn, clean):
+    salt = '0123456789abcdef'
+    old_tag = '[virtops-digest:sha256:%s:%s]' % (salt, hashlib.sha256((salt + ':' + VALUE).encode()).hexdigest())
+    xml = ("<secret ephemeral='no' private='yes'><description>lab CHAP %s</description>"
+           "<usage type='iscsi'><target>%s</target></usage></secret>" % (old_tag, USAGE_ID))
+    libvirt_conn.secretDefineXML(xml, 0).setValue(b'an older value', 0)
+    result = run_module('secret', usage='iscsi', usage_id=USAGE_ID, value=VALUE)
+    assert not result.failed and result['changes'] == ['value'], result.data
+    assert _stored_value(libvirt_conn) == VALUE.encode()
+    description = Secret.from_xml(_secret(libvirt_conn).XMLDesc(0)).description
+    assert description.startswith('lab CHAP [virtops-digest:scrypt:') and 'sha256' not in description
+    assert not run_module('secret', usage='iscsi', usage_id=USAGE_ID, value=VALUE).changed
+
+
+def test_a_failed_set_value_is_retried_by_the_next_run(libvirt_conn, clean):
+    """libvirtd cannot store the new value (its value file is made a directory): the run fails, and the next run,
+    with libvirtd able to write again, still sees the difference and stores the value."""
+    assert not run_module('secret', usage='iscsi', usage_id=USAGE_ID, value=VALUE).failed
+    uuid = _secret(libvirt_conn).UUIDString()
+    value_file = '%s/%s.base64' % (SECRETS_DIR, uuid)
+    assert _stored_value(libvirt_conn) == VALUE.encode()
+    os.unlink(value_file)
+    os.mkdir(value_file)
+    try:
+        failed = run_module('secret', usage='iscsi', usage_id=USAGE_ID, value=VALUE + '-rotated')
+        assert failed.failed, failed.data
+        assert_one_sentence(failed.msg, USAGE_ID, 'refused')
+        assert VALUE not in failed.msg
+    finally:
+        os.rmdir(value_file)
+        if os.path.exists(value_file + '.new'):
+            os.unlink(value_file + '.new')
+    again = run_module('secret', usage='iscsi', usage_id=USAGE_ID, value=VALUE + '-rotated')
+    assert not again.failed and again.changed and again['changes'] == ['value'], again.data
+    assert _stored_value(libvirt_conn) == (VALUE + '-rotated').encode()
+    assert not run_module('secret', usage='iscsi', usage_id=USAGE_ID, value=VALUE + '-rotated').changed

@@ -16,6 +16,7 @@ import libvirt
 import pytest
 
 from lab import guests, tally
+from lab.inventory_plugin import inventory_list, write_inventory
 from lab.runner import REPO_ROOT, run_module, run_playbook
 from test_migrate import wait_agent
 
@@ -29,12 +30,15 @@ PLAY = """
 - hosts: localhost
   gather_facts: false
   tasks:
-    - name: config drive with an admin password
+    - name: config drive with an admin password, user data and a file that hold secrets
       virtops.compute.config_drive:
         dest: "{{ drive }}"
         name: "{{ guest_name }}"
         hostname: "{{ guest_name }}"
         admin_pass: "{{ admin_pass }}"
+        user_data: "#cloud-config\nchpasswd: {list: 'ops:{{ user_data_secret }}'}\n"
+        files:
+          - {path: /etc/app/token, content: "{{ file_secret }}"}
       register: drive_result
     - name: guest with password-protected consoles
       virtops.compute.guest: "{{ guest | combine({'graphics': [
@@ -109,12 +113,13 @@ def played(libvirt_conn, tiny_image, iscsi_target):
     outputs, runs = [], []
     # the second pass changes the console and admin passwords, so that the diffs have something to show
     for _pass in range(2):
-        for kind in ('vnc', 'spice', 'admin'):
+        for kind in ('vnc', 'spice', 'admin', 'user_data', 'file'):
             found.setdefault(kind + '_all', []).append(_secret(kind))
         play = run_playbook(PLAY, diff=True, args=['-vvv'], timeout=600, extra_vars=dict(
             drive=DRIVE, guest_name=NAME, guest=guest, lun=lun, results=RESULTS,
             vnc_password=found['vnc_all'][-1], spice_password=found['spice_all'][-1],
-            admin_pass=found['admin_all'][-1]))
+            admin_pass=found['admin_all'][-1], user_data_secret=found['user_data_all'][-1],
+            file_secret=found['file_all'][-1]))
         assert play.rc == 0, play.stdout[-3000:]
         outputs.append(play.stdout + play.stderr)
         with open(RESULTS) as handle:
@@ -130,13 +135,14 @@ def played(libvirt_conn, tiny_image, iscsi_target):
     os.unlink(RESULTS)
     assert runs[1]['guest']['changed'] and runs[1]['drive']['changed'], 'the second pass changed nothing to diff'
     assert any(r.get('diff') for r in [runs[1]['guest'], runs[1]['drive']]), 'no diff was produced'
-    yield dict(secrets=found, outputs=outputs, results=runs)
+    yield dict(secrets=found, outputs=outputs, results=runs, guest=guest)
     _remove(libvirt_conn)
 
 
 def _all_secrets(found):
     return {'CHAP password': [found['chap']], 'admin_pass': found['admin_all'], 'user password': [found['user']],
-            'VNC password': found['vnc_all'], 'SPICE password': found['spice_all']}
+            'VNC password': found['vnc_all'], 'SPICE password': found['spice_all'],
+            'user_data': found.get('user_data_all', []), 'file content': found.get('file_all', [])}
 
 
 def _scan(places, found):
@@ -154,6 +160,7 @@ def test_no_secret_in_results_or_output(played):
     places = {'play output %d (-vvv, --diff)' % i: out for i, out in enumerate(played['outputs'])}
     places.update({'task results %d' % i: json.dumps(r) for i, r in enumerate(played['results'])})
     assert 'iSCSI LUN behind CHAP' in played['outputs'][0] and 'chap_password' in played['outputs'][0]
+    assert 'user_data' in played['outputs'][0] and '/etc/app/token' in played['outputs'][0]
     tally.add('secrets scanned', _scan(places, played['secrets']))
 
 
@@ -254,3 +261,46 @@ def test_consoles_listen_on_localhost(played, libvirt_conn):
         port = graphics.get('port')
         assert port and int(port) > 0
         assert '127.0.0.1:%s ' % port in listening and '0.0.0.0:%s ' % port not in listening, listening
+
+
+def test_no_secret_in_the_inventory_its_cache_or_guest_info(played, tmp_path):
+    """What the controller keeps about the guest: the inventory plugin's answer and its cache, guest_info's result."""
+    cache = tmp_path / 'cache'
+    path = write_inventory(tmp_path, 'scan.libvirt.yml', uris=['qemu:///system'], cache=True,
+                           cache_plugin='ansible.builtin.jsonfile', cache_connection=str(cache))
+    listing = inventory_list(path)
+    assert NAME in listing['_meta']['hostvars'], 'the guest is not in the inventory'
+    assert stat.S_IMODE(os.stat(cache).st_mode) == 0o700, 'the inventory cache directory is open to others'
+    places = {'inventory': json.dumps(listing), 'guest_info': json.dumps(run_module('guest_info', name=NAME).data)}
+    places.update(('cache file ' + name, (cache / name).read_text()) for name in os.listdir(cache))
+    assert len(places) > 2, 'the cache holds no file'
+    tally.add('secrets scanned', _scan(places, played['secrets']))
+
+
+def test_rescue_keeps_console_passwords_out_of_metadata(played, libvirt_conn, tmp_path):
+    found = played['secrets']
+    graphics = [dict(type='vnc', password=found['vnc_all'][-1]), dict(type='spice', password=found['spice_all'][-1])]
+    params = dict(played['guest'], graphics=graphics)
+    rescued = run_module('guest', **dict(params, state='rescued', rescue_image=params['image']))
+    assert not rescued.failed and rescued['guest']['rescued'], rescued.msg
+    try:
+        assert 'unrescued_definition' in libvirt_conn.lookupByName(NAME).XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
+        listing = inventory_list(write_inventory(tmp_path, 'rescued.libvirt.yml', uris=['qemu:///system']))
+        places = dict(_read_only_xmls(), inventory=json.dumps(listing),
+                      guest_info=json.dumps(run_module('guest_info', name=NAME).data))
+        tally.add('secrets scanned', _scan(places, found))
+    finally:
+        back = run_module('guest', **params)
+    assert not back.failed and not back['guest']['rescued'], back.msg
+    secure = libvirt_conn.lookupByName(NAME).XMLDesc(libvirt.VIR_DOMAIN_XML_SECURE)
+    assert found['vnc_all'][-1] in secure and found['spice_all'][-1] in secure, 'unrescue lost the console passwords'
+
+
+def test_snapshots_are_private_to_root(played):
+    dest = os.path.join(WORK, 'private-snapshot.qcow2')
+    result = run_module('snapshot', guest=NAME, dest=dest, mode='live')
+    assert not result.failed, result.msg
+    info = os.stat(dest)
+    assert (stat.S_IMODE(info.st_mode), info.st_uid) == (0o600, 0), '%s is %o, uid %d' % (dest, info.st_mode, info.st_uid)
+    assert [name for name in os.listdir(WORK) if 'partial' in name] == [], 'a partial snapshot file was left'
+    os.unlink(dest)

@@ -10,6 +10,8 @@ from lab.checks import assert_one_sentence, libvirt_snapshot
 from lab.console import serial_shell
 from lab.runner import run_module
 
+from ansible_collections.virtops.compute.plugins.module_utils.storage.sources import chap_usage_id
+
 GUEST = 'lab-att'
 SERIAL_PORT = 4565
 POOL = 'lab-att-pool'
@@ -207,7 +209,7 @@ def test_bad_input_changes_nothing(guest, pool, libvirt_conn):
 
 
 def _drop_chap_secret(conn, iscsi_target):
-    usage = 'virtops-chap/%s/%s' % (iscsi_target.iqn, iscsi_target.chap_username)
+    usage = chap_usage_id(iscsi_target.iqn, iscsi_target.chap_username)
     try:
         conn.secretLookupByUsage(libvirt.VIR_SECRET_USAGE_TYPE_ISCSI, usage).undefine()
     except libvirt.libvirtError:

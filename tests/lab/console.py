@@ -42,3 +42,46 @@ def serial_shell(port, command, timeout=120):
             except socket.timeout:
                 continue
         return data.decode(errors='replace')
+
+
+def _vnc_des(password, challenge):
+    """The VNC authentication response: the challenge encrypted with DES, keyed by the password's first 8 bytes
+    with each byte's bits reversed (RFB 6.2.2)."""
+    try:
+        from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
+    except ImportError:     # cryptography before 43
+        from cryptography.hazmat.primitives.ciphers.algorithms import TripleDES
+    from cryptography.hazmat.primitives.ciphers import Cipher, modes
+    key = bytes(int('{:08b}'.format(byte)[::-1], 2) for byte in password.encode()[:8].ljust(8, b'\0'))
+    # TripleDES with one 8-byte key repeated is single DES
+    encryptor = Cipher(TripleDES(key * 3), modes.ECB()).encryptor()
+    return encryptor.update(challenge) + encryptor.finalize()
+
+
+def _recv_exactly(sock, count):
+    data = b''
+    while len(data) < count:
+        chunk = sock.recv(count - len(data))
+        if not chunk:
+            raise AssertionError('the VNC server closed the connection after %r' % data)
+        data += chunk
+    return data
+
+
+def vnc_security(port, password=None, host='127.0.0.1'):
+    """RFB 3.8 handshake with a guest's VNC server: ``(security types it offers, result)``; with ``password`` and
+    VNC authentication offered, result is True when the server accepted the password, else None."""
+    with socket.create_connection((host, port), timeout=10) as sock:
+        version = _recv_exactly(sock, 12)
+        assert version.startswith(b'RFB 003.'), version
+        sock.sendall(b'RFB 003.008\n')
+        count = _recv_exactly(sock, 1)[0]
+        assert count, 'the VNC server refused the handshake'
+        types = list(_recv_exactly(sock, count))
+        if password is None or 2 not in types:
+            return types, None
+        sock.sendall(bytes([2]))
+        challenge = _recv_exactly(sock, 16)
+        sock.sendall(_vnc_des(password, challenge))
+        status = int.from_bytes(_recv_exactly(sock, 4), 'big')
+        return types, status == 0

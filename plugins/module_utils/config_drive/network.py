@@ -14,12 +14,13 @@ import ipaddress
 import re
 
 from ansible_collections.virtops.compute.plugins.module_utils.connection import VirtopsError
+from ansible_collections.virtops.compute.plugins.module_utils.network.spec import check_mtu
 
 STATIC_TYPES = {'ipv4': 4, 'ipv6': 6}
 DHCP_TYPES = ('ipv4_dhcp', 'ipv6_dhcp', 'ipv6_slaac', 'ipv6_dhcpv6-stateful', 'ipv6_dhcpv6-stateless')
 LINK_TYPES = ('phy', 'ethernet', 'bridge', 'ovs', 'tap', 'vif', 'vhostuser', 'hw_veb', 'dvs', 'hyperv', 'vlan',
               'bond')
-_MAC = re.compile(r'^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$')
+_MAC = re.compile(r'[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}')
 
 
 def _fail(where, problem):
@@ -59,8 +60,9 @@ def _check_links(where, links):
         if link.get('type') is not None and link['type'] not in LINK_TYPES:
             _fail(where, "link '%s' has the unknown type '%s'" % (link['id'], link['type']))
         for key in ('ethernet_mac_address', 'vlan_mac_address'):
-            if link.get(key) is not None and not _MAC.match(str(link[key])):
+            if link.get(key) is not None and not _MAC.fullmatch(str(link[key])):
                 _fail(where, "link '%s' has %s %r, which is not a MAC address" % (link['id'], key, link[key]))
+        check_mtu(link.get('mtu'), "%s: network_data link '%s'" % (where, link['id']))
     for link in links:
         referenced = ([link['vlan_link']] if link.get('vlan_link') else []) + list(link.get('bond_links') or [])
         for other in referenced:
@@ -125,9 +127,10 @@ def from_nics(nics, where):
     links, networks, services = [], [], []
     for index, nic in enumerate(nics):
         mac = str(nic.get('mac') or '')
-        if not _MAC.match(mac):
+        if not _MAC.fullmatch(mac):
             raise VirtopsError('%s: network_data_from_nics entry %d has the MAC %r, which is not a MAC address.'
                                % (where, index, mac))
+        check_mtu(nic.get('mtu'), '%s: network_data_from_nics entry %d' % (where, index))
         link = dict(id='nic%d' % index, type='phy', ethernet_mac_address=mac.lower(), mtu=nic.get('mtu'))
         links.append(dict((key, value) for key, value in link.items() if value is not None))
         network = dict(id='network%d' % index, link=link['id'])

@@ -19,14 +19,15 @@ DRIVE_CONTENT_OPTIONS = dict(
     public_keys=dict(type='dict', no_log=False),
     admin_pass=dict(type='str', no_log=True),
     meta=dict(type='dict'),
-    user_data=dict(type='str'),
+    # user data and file contents often carry credentials (a cloud-config with passwords, a token file)
+    user_data=dict(type='str', no_log=True),
     vendor_data=dict(type='dict'),
     network_data=dict(type='dict'),
     network_data_from_nics=dict(type='list', elements='dict', options=dict(
         mac=dict(type='str', required=True), address=dict(type='str'), gateway=dict(type='str'),
         dns=dict(type='list', elements='str'), mtu=dict(type='int'))),
     files=dict(type='list', elements='dict', options=dict(
-        path=dict(type='str', required=True), content=dict(type='str', required=True))),
+        path=dict(type='str', required=True), content=dict(type='str', required=True, no_log=True))),
     availability_zone=dict(type='str', default='nova'),
     launch_index=dict(type='int', default=0),
     random_seed=dict(type='str', no_log=True),

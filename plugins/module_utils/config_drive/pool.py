@@ -4,21 +4,30 @@
 """A config drive kept as a raw volume of a storage pool, read and written through libvirt streams.
 
 This is how the config_drive module works against a remote ``uri``: the image is built
-where the module runs and only its bytes travel, through the storage API.
+where the module runs and only its bytes travel, through the storage API. A new image is
+uploaded into a volume of its own beside the old one and swapped in only once complete
+(``storage/swap.py``), so a failed write leaves the old drive as it was.
 """
 
 
 import io
 
-from ansible_collections.virtops.compute.plugins.module_utils.connection import VirtopsError
+from ansible_collections.virtops.compute.plugins.module_utils.connection import (
+    VirtopsError, describe_libvirt_error, libvirt,
+)
 from ansible_collections.virtops.compute.plugins.module_utils.libvirt import lookup, streams
+from ansible_collections.virtops.compute.plugins.module_utils.storage import swap
 from ansible_collections.virtops.compute.plugins.module_utils.storage.images import volume_model
 from ansible_collections.virtops.compute.plugins.module_utils.storage.volumes import refresh
 
 
 class PoolTarget:
-    def __init__(self, conn, pool_name, volume_name):
+    kind = 'volume'
+
+    def __init__(self, conn, pool_name, volume_name, local=False):
         self.conn = conn
+        # on the host itself the new image is renamed into place
+        self.local = local
         self.pool_name = pool_name
         self.volume_name = volume_name
         self.where = "config_drive '%s/%s'" % (pool_name, volume_name)
@@ -35,6 +44,11 @@ class PoolTarget:
     def _volume(self):
         return lookup.find_volume(self._pool, self.volume_name)
 
+    def size(self):
+        """The volume's size in bytes, None when there is no volume."""
+        vol = self._volume()
+        return None if vol is None else vol.info()[1]
+
     def current(self):
         vol = self._volume()
         if vol is None:
@@ -44,16 +58,24 @@ class PoolTarget:
     def mode_differs(self):
         return False    # the volume was made with mode 0600 and libvirt has no call to change it afterwards
 
+    def _model(self, name, size):
+        model = volume_model(name, 'raw', size)
+        model.permissions_mode = '0600'
+        return model.to_xml()
+
     def write(self, data):
-        vol = self._volume()
-        if vol is not None and vol.info()[1] != len(data):
-            vol.delete(0)
-            vol = None
-        if vol is None:
-            model = volume_model(self.volume_name, 'raw', len(data))
-            model.permissions_mode = '0600'
-            vol = self._pool.createXML(model.to_xml(), 0)
-        streams.upload(self.conn, vol, io.BytesIO(data), len(data))
+        try:
+            new = self._pool.createXML(self._model(swap.temporary_name(self.volume_name), len(data)), 0)
+        except libvirt.libvirtError as err:
+            where = '%s: the new image could not be made, so the old one is left as it was' % self.where
+            raise VirtopsError(describe_libvirt_error(err, where=where)) from None
+        try:
+            streams.upload(self.conn, new, io.BytesIO(data), len(data))
+        except BaseException:
+            swap.discard(new)
+            raise
+        swap.swap_in(self._pool, new, self.volume_name,
+                     lambda: self._pool.createXMLFrom(self._model(self.volume_name, len(data)), new, 0), self.local)
         refresh(self._pool)
 
     def fix_mode(self):

@@ -14,10 +14,14 @@ import json
 import os
 
 from ansible_collections.virtops.compute.plugins.module_utils.config_drive import image, layout
+from ansible_collections.virtops.compute.plugins.module_utils.connection import VirtopsError
 
 # what a rebuild may replace; everything else (uuid, name, hostname, keys, network data) is kept
 OVERRIDABLE = ('user_data', 'admin_pass', 'files', 'meta')
 SEED_BYTES = 512    # what Nova puts in random_seed
+# far above any drive this collection writes (user_data is at most 64 KiB); a bigger file is someone else's,
+# and is refused without reading it into memory
+MAX_DRIVE_BYTES = 64 * 1024 * 1024
 
 
 class NotOurs(Exception):
@@ -80,6 +84,35 @@ def read_drive(data):
     if label != layout.LABEL:
         raise NotOurs("its volume label is %r, not '%s'" % (label, layout.LABEL))
     return spec_from_files(files), image_format(data)
+
+
+def foreign_reason(data):
+    """Why ``data`` is not a config drive this collection wrote, or None when it is one."""
+    try:
+        read_drive(data)
+    except NotOurs as err:
+        return str(err)
+    return None
+
+
+def existing_drive(target, hint):
+    """The bytes of the image ``target`` holds (None when there is none), refused unless it is a config drive this
+    collection wrote: an ISO, a volume or any file that happens to sit where a drive should go is never replaced.
+    ``target`` has ``where``, ``kind`` ('file', 'volume'), ``size()`` (None: absent) and ``current()``;
+    ``hint`` ends the refusal (what the user can do)."""
+    size = target.size()
+    if size is None:
+        return None
+    data = None
+    if size > MAX_DRIVE_BYTES:
+        reason = 'it holds %d bytes, more than any drive it writes' % size
+    else:
+        data = target.current()
+        reason = foreign_reason(data)
+    if reason:
+        raise VirtopsError('%s: the existing %s is not a config drive virtops.compute wrote (%s), so it is left as it '
+                           'is; %s.' % (target.where, target.kind, reason, hint))
+    return data
 
 
 def regenerate(spec, overrides, where, seed=None):

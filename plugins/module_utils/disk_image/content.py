@@ -7,12 +7,14 @@ Nothing here touches an image, so all of it is unit-tested without libguestfs.
 """
 
 
+import hashlib
 import ipaddress
 import re
 import time
 import warnings
 
 from ansible_collections.virtops.compute.plugins.module_utils.connection import VirtopsError
+from ansible_collections.virtops.compute.plugins.module_utils.network.spec import check_mtu
 
 try:
     with warnings.catch_warnings():
@@ -29,7 +31,7 @@ NETPLAN_FILE = '/etc/netplan/90-virtops.yaml'
 CLOUD_INIT_NETWORK_FILE = '/etc/cloud/cloud.cfg.d/99-virtops-network.cfg'
 CLOUD_INIT_NETWORK_OFF = '# %s\n# The network is configured in the image; cloud-init leaves it alone.\nnetwork: {config: disabled}\n' % HEADER
 _SOURCE_LINE = re.compile(r'^\s*source(-directory)?\s+/etc/network/interfaces\.d(/\*|/)?\s*$', re.M)
-_NAME = re.compile(r'^[A-Za-z0-9_.:@-]{1,15}$')
+_NAME = re.compile(r'[A-Za-z0-9_.:@-]{1,15}')
 
 
 # ---------------------------------------------------------------- accounts
@@ -44,22 +46,52 @@ def parse_colon_file(text):
     return entries
 
 
+# a user or group name as useradd accepts it (ASCII, at most 32 characters), or a numeric id
+_ACCOUNT = re.compile(r'[A-Za-z_][A-Za-z0-9_.-]{0,31}\$?|[0-9]{1,10}')
+MAX_ID = 2 ** 32 - 2
+
+
+def parse_owner(owner, path):
+    """``(user, group or '')`` of ``user``, ``user:group`` or numeric ids, checked before the image is opened."""
+    user, _sep, group = str(owner).partition(':')
+    for name, what in ((user, 'user'), (group, 'group')):
+        if (name or what == 'user') and (not _ACCOUNT.fullmatch(name) or (name.isdigit() and int(name) > MAX_ID)):
+            raise VirtopsError("file '%s': owner %s is not a %s name (ASCII letters, digits, '_', '.', '-') or a "
+                               "numeric id." % (path, ascii(str(owner)), what))
+    return user, group
+
+
+def account_ids(entries, name, what, where):
+    """``(id, group id)`` of an entry of /etc/passwd (or (gid, gid) of /etc/group); the image's files are its
+    users' to write, so a line that does not hold numbers is refused, not trusted."""
+    fields = entries[name]
+    try:
+        first = int(fields[2])
+        second = int(fields[3]) if what == 'user' else first
+    except (IndexError, ValueError):
+        raise VirtopsError("%s: the %s entry of '%s' in the image is malformed." % (where, what, name)) from None
+    if not (0 <= first <= MAX_ID and 0 <= second <= MAX_ID):
+        raise VirtopsError("%s: the %s entry of '%s' in the image holds an id out of range." % (where, what, name))
+    return first, second
+
+
 def resolve_owner(owner, passwd_text, group_text, path):
     """``(uid, gid)`` for ``user``, ``user:group`` or numeric ids, looked up in the image's own files."""
     users = parse_colon_file(passwd_text)
     groups = parse_colon_file(group_text)
-    user, _sep, group = str(owner).partition(':')
+    user, group = parse_owner(owner, path)
+    where = "file '%s'" % path
     if user.isdigit():
         uid, gid = int(user), int(user)
     elif user in users:
-        uid, gid = int(users[user][2]), int(users[user][3])
+        uid, gid = account_ids(users, user, 'user', where)
     else:
         raise VirtopsError("file '%s': the owner '%s' is no user of the image." % (path, user))
     if group:
         if group.isdigit():
             gid = int(group)
         elif group in groups:
-            gid = int(groups[group][2])
+            gid = account_ids(groups, group, 'group', where)[0]
         else:
             raise VirtopsError("file '%s': the group '%s' is no group of the image." % (path, group))
     return uid, gid
@@ -70,12 +102,17 @@ def parse_mode(mode, path):
         value = mode
     else:
         text = str(mode).strip()
-        if not re.match(r'^0?[0-7]{3,4}$', text):
+        if not re.fullmatch(r'0?[0-7]{3,4}', text):
             raise VirtopsError("file '%s': mode '%s' is not an octal mode such as '0644'." % (path, mode))
         value = int(text, 8)
     if not 0 <= value <= 0o7777:
         raise VirtopsError("file '%s': mode %o is out of range." % (path, value))
     return value
+
+
+def summarize(data):
+    """What a diff says of a file's bytes instead of showing them: their size and a short digest."""
+    return '(%d bytes, sha256 %s...)\n' % (len(data), hashlib.sha256(data).hexdigest()[:16])
 
 
 def password_matches(password, current_hash):
@@ -157,8 +194,8 @@ def normalize_interfaces(network):
     result = []
     for item in (network or {}).get('interfaces') or []:
         name = item.get('name')
-        if not name or not _NAME.match(name):
-            raise VirtopsError("network: interface name '%s' is not a valid Linux interface name." % name)
+        if not name or not _NAME.fullmatch(name):
+            raise VirtopsError("network: interface name %r is not a valid Linux interface name." % name)
         address = item.get('address')
         if address:
             try:
@@ -186,6 +223,7 @@ def normalize_interfaces(network):
                 dns.append(ipaddress.ip_address(server))
             except ValueError:
                 raise VirtopsError("network: interface %s: DNS server '%s' is not an IP address." % (name, server))
+        check_mtu(item.get('mtu'), 'network: interface %s' % name)
         result.append(dict(name=name, dhcp=bool(dhcp), address=address or None, gateway=gateway or None, dns=dns,
                            mtu=item.get('mtu')))
     if len(set(item['name'] for item in result)) != len(result):

@@ -6,6 +6,10 @@
 libguestfs boots a small appliance VM for every handle (12-30 s under TCG), so a
 module run opens one handle and does all its reading and writing through it.  It
 only reaches files on the host it runs on, which is why callers refuse remote URIs.
+
+An image is always opened with a format the caller decided (a guest's definition says it,
+or the user did): libguestfs left to guess would read a qcow2 header a guest wrote on its
+raw disk, and with it any host file that header names as backing file (``storage/chain.py``).
 """
 
 
@@ -129,7 +133,21 @@ def refuse_if_in_use(conn, image):
                            % (image, guest))
 
 
-def image_format(path):
+def domains_using(conn, path):
+    """``{guest name: declared format}`` of every defined guest, running or not, that has ``path`` as a disk."""
+    found = {}
+    wanted = os.path.realpath(path)
+    for dom in conn.listAllDomains(0):
+        flags = [0] + ([libvirt.VIR_DOMAIN_XML_INACTIVE] if dom.isPersistent() and dom.isActive() else [])
+        for domain in (Domain.from_xml(dom.XMLDesc(flag)) for flag in flags):
+            for disk in domain.disks:
+                if disk.source_path and os.path.realpath(disk.source_path) == wanted:
+                    found[dom.name()] = disk.driver_type or 'raw'
+    return found
+
+
+def format_in_header(path):
+    """What the image's own first bytes claim: for images no guest has written (a user's base image)."""
     with open(path, 'rb') as handle:
         return 'qcow2' if handle.read(4) == b'QFI\xfb' else 'raw'
 
@@ -142,8 +160,9 @@ def _first_line(err):
 class GuestImage:
     """One libguestfs handle on one disk image, its root file system found and mounted."""
 
-    def __init__(self, path, readonly, tcg, log=None):
+    def __init__(self, path, image_format, readonly, tcg, log=None):
         self.path = path
+        self.image_format = image_format
         self.readonly = readonly
         self.tcg = tcg
         self.log = log or (lambda _msg: None)
@@ -166,7 +185,7 @@ class GuestImage:
             g.set_backend('direct')
             if self.tcg:
                 g.set_backend_settings(['force_tcg'])
-            g.add_drive_opts(self.path, format=image_format(self.path), readonly=1 if self.readonly else 0)
+            g.add_drive_opts(self.path, format=self.image_format, readonly=1 if self.readonly else 0)
             self.log('libguestfs: starting the appliance for %s (%s)' % (self.path, 'TCG' if self.tcg else 'KVM'))
             g.launch()
         except RuntimeError as err:
@@ -352,8 +371,9 @@ def _grow_filesystem(g, device, fstype):
         g.umount_all()
 
 
-def grow_root(image_path, log=None, tcg=None, conn=None):
-    """Grow the root partition (when there is one) and its file system to fill the image, offline.
+def grow_root(image_path, image_format, log=None, tcg=None, conn=None):
+    """Grow the root partition (when there is one) and its file system to fill the image (opened as
+    ``image_format``, which the caller has checked with its backing chain), offline.
 
     ``tcg``: True/False forces libguestfs's choice, None decides (probing KVM through ``conn``
     once per host boot; without ``conn`` and no earlier probe, TCG).  Returns
@@ -362,7 +382,7 @@ def grow_root(image_path, log=None, tcg=None, conn=None):
     log = log or (lambda _msg: None)
     if tcg is None:
         tcg = not kvm_usable(conn, log)
-    with GuestImage(image_path, readonly=False, tcg=tcg, log=log) as image:
+    with GuestImage(image_path, image_format, readonly=False, tcg=tcg, log=log) as image:
         root = image.mount_root()
         g = image.g
         g.umount_all()

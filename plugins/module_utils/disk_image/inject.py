@@ -14,10 +14,11 @@ import posixpath
 from ansible_collections.virtops.compute.plugins.module_utils.connection import VirtopsError, is_local_uri
 from ansible_collections.virtops.compute.plugins.module_utils.disk_image import content
 from ansible_collections.virtops.compute.plugins.module_utils.disk_image import guestfs as guestfs_ops
+from ansible_collections.virtops.compute.plugins.module_utils.storage import chain
 
 FILE_OPTIONS = dict(
     path=dict(type='str', required=True),
-    content=dict(type='str', required=True),
+    content=dict(type='str', required=True, no_log=True),
     mode=dict(type='raw', default='0644'),
     owner=dict(type='str', default='root'),
 )
@@ -32,6 +33,7 @@ INTERFACE_OPTIONS = dict(
 )
 DISK_INJECT_OPTIONS = dict(
     image=dict(type='path', required=True),
+    format=dict(type='str', choices=['raw', 'qcow2']),
     files=dict(type='list', elements='dict', default=[], options=FILE_OPTIONS),
     ssh_keys=dict(type='list', elements='dict', default=[], options=SSH_KEY_OPTIONS, no_log=False),
     admin_password=dict(type='str', no_log=True),
@@ -39,6 +41,7 @@ DISK_INJECT_OPTIONS = dict(
     network=dict(type='dict', options=dict(
         interfaces=dict(type='list', elements='dict', required=True, options=INTERFACE_OPTIONS))),
     libguestfs_tcg=dict(type='raw', default='auto'),
+    diff_content=dict(type='bool', default=False),
 )
 
 
@@ -74,11 +77,40 @@ class ImageInjector:
                                % (path, self.image))
         if not g.is_file(path):
             raise VirtopsError("'%s' in image '%s' is not a regular file." % (path, self.image))
+        if g.lstatns(path)['st_nlink'] > 1:
+            # writing it would change every name of the file, some perhaps where the image's users must not write
+            raise VirtopsError("'%s' in image '%s' has other hard links, so it is left as it is." % (path, self.image))
         return g.read_file(path)
 
     def _text(self, path, default=None):
         data = self._read(path)
         return default if data is None else data.decode('utf-8', 'replace')
+
+    def _resolve(self, directory, within=None):
+        """``directory`` inside the image with its symbolic links resolved, the way the guest would see it, as far
+        as it exists. A link is followed only when root owns it (the image's own layout, e.g. /home -> var/home):
+        a user's link (~/.ssh -> /root/.ssh) would make the module write, and chown to that user, files the user
+        has no right to. With ``within``, the result must also stay inside that directory (resolved the same way)."""
+        g = self.g
+        resolved = '/'
+        for part in [piece for piece in directory.split('/') if piece]:
+            candidate = posixpath.join(resolved, part)
+            if not g.exists(candidate) and not g.is_symlink(candidate):
+                resolved = candidate    # missing from here on: made by _make_parents, nothing left to follow
+                continue
+            if g.is_symlink(candidate):
+                owner = g.lstatns(candidate)['st_uid']
+                if owner != 0:
+                    raise VirtopsError("'%s' in image '%s' is a symbolic link owned by uid %d; disk_inject does not "
+                                       "follow links a user of the image made." % (candidate, self.image, owner))
+                candidate = g.realpath(candidate)
+            resolved = candidate
+        if within is not None:
+            home = self._resolve(within)
+            if resolved != home and not resolved.startswith(home.rstrip('/') + '/'):
+                raise VirtopsError("'%s' in image '%s' leads to '%s', outside '%s'." % (directory, self.image,
+                                                                                        resolved, within))
+        return resolved
 
     def _owner_of(self, path, default=(0, 0, 0o644)):
         if not self.g.exists(path):
@@ -94,7 +126,8 @@ class ImageInjector:
         wanted = []
         for item in self.params['files']:
             uid, gid = content.resolve_owner(item['owner'], passwd, group, item['path'])
-            wanted.append(_Wanted(item['path'], item['content'], content.parse_mode(item['mode'], item['path']),
+            path = posixpath.join(self._resolve(posixpath.dirname(item['path'])), posixpath.basename(item['path']))
+            wanted.append(_Wanted(path, item['content'], content.parse_mode(item['mode'], item['path']),
                                   uid, gid, 'file'))
         keys_by_user = {}
         for item in self.params['ssh_keys']:
@@ -103,8 +136,14 @@ class ImageInjector:
         for user, keys in sorted(keys_by_user.items()):
             if user not in users:
                 raise VirtopsError("ssh_keys: the user '%s' does not exist in image '%s'." % (user, self.image))
-            uid, gid, home = int(users[user][2]), int(users[user][3]), users[user][5]
-            path = posixpath.join(home, '.ssh', 'authorized_keys')
+            uid, gid = content.account_ids(users, user, 'user', 'ssh_keys')
+            home = users[user][5] if len(users[user]) > 5 else ''
+            if not home.startswith('/') or posixpath.normpath(home) != home:
+                raise VirtopsError("ssh_keys: the home directory of '%s' in image '%s' is not an absolute path."
+                                   % (user, self.image))
+            # the keys go into the user's own home, wherever links inside it point
+            ssh_dir = self._resolve(posixpath.join(home, '.ssh'), within=home)
+            path = posixpath.join(ssh_dir, 'authorized_keys')
             merged = content.merge_authorized_keys(self._text(path, ''), keys)
             wanted.append(_Wanted(path, merged, 0o600, uid, gid, 'ssh_keys', parent_mode=0o700))
         if self.params['admin_password'] is not None:
@@ -186,10 +225,15 @@ class ImageInjector:
         self.g.chmod(want.mode, want.path)
         self.g.chown(want.uid, want.gid, want.path)
 
-    @staticmethod
-    def _diff_entry(want, before):
+    def _diff_entry(self, want, before):
+        """The file's before and after for --diff: its text only when diff_content asks for it (files often hold
+        credentials, and the text before is the image's own), never the password hashes."""
         def show(data):
-            text = '' if data is None else data.decode('utf-8', 'replace')
+            if data is None:
+                return ''
+            if not self.params['diff_content']:
+                return content.summarize(data)
+            text = data.decode('utf-8', 'replace')
             return content.redact_shadow(text) if want.secret else text
         return dict(before_header=want.path, after_header=want.path, before=show(before), after=show(want.data))
 
@@ -204,6 +248,7 @@ class ImageInjector:
             if not path.startswith('/') or posixpath.normpath(path) != path or path == '/':
                 raise VirtopsError("files: path '%s' is not an absolute, normalised file path inside the image." % path)
             content.parse_mode(item['mode'], path)
+            content.parse_owner(item['owner'], path)
         if self.params['network']:
             content.normalize_interfaces(self.params['network'])
         if not guestfs_ops.HAS_GUESTFS:
@@ -211,14 +256,33 @@ class ImageInjector:
         if not os.path.isfile(self.image):
             raise VirtopsError("image '%s' does not exist on the host." % self.image)
 
+    def _format(self):
+        """The format to open the image with: what the definitions of the guests using it declare (their disk is
+        theirs to write: its first bytes prove nothing), else the format option, else the image's own header (an
+        image no guest uses), whose backing chain must then stay in the host's pools."""
+        where = "disk_inject: image '%s'" % self.image
+        users = guestfs_ops.domains_using(self.module.conn, self.image)
+        declared = sorted(set(users.values()))
+        given = self.params['format']
+        if len(declared) > 1 or (declared and given and declared != [given]):
+            raise VirtopsError("%s is declared %s by the guests using it (%s)%s, so it is not opened."
+                               % (where, ' and '.join(declared), ', '.join(sorted(users)),
+                                  ", not %s as format says" % given if given and given not in declared else ''))
+        image_format = declared[0] if declared else given or guestfs_ops.format_in_header(self.image)
+        chain.check_backing_chain(self.module.conn, self.image, image_format, where, local=True,
+                                  require_pools=not (declared or given))
+        return image_format
+
     def run(self):
         self._check_params()
         tcg = guestfs_ops.parse_tcg_setting(self.params['libguestfs_tcg'])
         guestfs_ops.refuse_if_in_use(self.module.conn, self.image)
+        image_format = self._format()
         if tcg is None:
             tcg = not guestfs_ops.kvm_usable(self.module.conn, self.module.log)
         try:
-            with guestfs_ops.GuestImage(self.image, readonly=self.module.check_mode, tcg=tcg, log=self.module.log) as image:
+            with guestfs_ops.GuestImage(self.image, image_format, readonly=self.module.check_mode, tcg=tcg,
+                                        log=self.module.log) as image:
                 self.g = image.g
                 image.mount_root()
                 result = self._converge(image)
@@ -240,7 +304,8 @@ class ImageInjector:
             for want in pending:
                 self._write(want)
             self.g.sync()
-        result = dict(changed=bool(changes), image=self.image, changes=changes, os=image.os_info)
+        result = dict(changed=bool(changes), image=self.image, format=image.image_format, changes=changes,
+                      os=image.os_info)
         if self.module.diff_mode:
             result['diff'] = diffs
         return result

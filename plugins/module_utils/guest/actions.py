@@ -137,6 +137,15 @@ def migration_force_complete(module):
     return migration_control.force_complete(module)
 
 
+def run(module):
+    params = module.params
+    if params['reboot_timeout'] < 1:
+        # a reset at once, or a hard power-off before a rebuild, is never what a negative time asks for
+        raise VirtopsError("guest '%s': reboot_timeout must be at least 1 second, got %d."
+                           % (params['name'], params['reboot_timeout']))
+    return ACTIONS[params['action']](module)
+
+
 ACTIONS = dict(reboot=reboot, trigger_crash_dump=trigger_crash_dump, set_password=set_password, rebuild=rebuild,
                cold_move=cold_move, resize=resize, migration_abort=migration_abort,
                migration_force_complete=migration_force_complete)

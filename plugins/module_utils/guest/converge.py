@@ -171,7 +171,7 @@ class GuestConverger(GuestPower, RootDiskGrowth):
             root = (instance_storage.create_root_overlay(pool, self.name, params['image'], image_format, size), 'qcow2')
             if params.get('auto_disk_config') and size > image_bytes:
                 try:
-                    self._grow_filesystem(root[0])
+                    self._grow_filesystem(root[0], 'qcow2')
                 except VirtopsError:
                     instance_storage.delete_volume(pool, instance_storage.root_volume_name(self.name))
                     raise

@@ -4,10 +4,15 @@
 """What ``guest_info`` (and every module that returns a guest) reports about a guest."""
 
 from ansible_collections.virtops.compute.plugins.module_utils.connection import libvirt
+from ansible_collections.virtops.compute.plugins.module_utils.guest import addresses as guest_addresses
+
+# what guest_info reports: what the host knows first, then what the guest agent says (each address tagged)
+INFO_SOURCES = ('static', 'lease', 'agent')
 
 
-def describe(guest):
-    """The dict ``guest_info`` returns for one guest."""
+def describe(guest, address_sources=INFO_SOURCES):
+    """The dict ``guest_info`` returns for one guest; ``address_sources`` says where its addresses come from (see
+    ``guest/addresses.py``)."""
     domain = guest.definition()
     _state, max_mem, mem, vcpus, cpu_time = guest.dom.info()
     result = dict(name=guest.name, uuid=guest.dom.UUIDString(), max_mem_kb=max_mem, mem_kb=mem,
@@ -15,7 +20,7 @@ def describe(guest):
     result.update(guest.state())
     errors = disk_errors(guest.dom)
     result['disks'] = [dict(disk_facts(disk), error=errors.get(disk.target_dev)) for disk in domain.disks]
-    found = addresses(guest, domain) if result['state'] in ('running', 'paused') else {}
+    found = addresses(guest, domain, address_sources) if result['state'] in ('running', 'paused') else {}
     result['interfaces'] = [dict(mac=iface.mac, type=iface.type, source=iface.source_network or iface.source_bridge,
                                  model=iface.model, target=iface.target_dev,
                                  addresses=found.get((iface.mac or '').lower(), []))
@@ -26,26 +31,13 @@ def describe(guest):
     return result
 
 
-def addresses(guest, domain):
-    """{mac: [{address, prefix, family}]} from the guest agent, else from DHCP leases; {} when neither knows."""
-    sources = []
-    if any(channel.is_guest_agent for channel in domain.channels):
-        sources.append(libvirt.VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT)
-    sources.append(libvirt.VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE)
-    for source in sources:
-        try:
-            found = guest.dom.interfaceAddresses(source, 0)
-        except libvirt.libvirtError:
-            continue
-        result = {}
-        for details in (found or {}).values():
-            mac = (details.get('hwaddr') or '').lower()
-            for addr in details.get('addrs') or []:
-                family = 'ipv6' if addr.get('type') == libvirt.VIR_IP_ADDR_TYPE_IPV6 else 'ipv4'
-                result.setdefault(mac, []).append(dict(address=addr.get('addr'), prefix=addr.get('prefix'), family=family))
-        if result:
-            return result
-    return {}
+def addresses(guest, domain, sources=INFO_SOURCES):
+    """{mac: [{address, prefix, family, source}]}: only strings that are IP addresses, each once; the agent is asked
+    only when the guest has its channel."""
+    if not any(channel.is_guest_agent for channel in domain.channels):
+        sources = [source for source in sources if source != 'agent']
+    networks = guest_addresses.Networks(guest.dom.connect())
+    return guest_addresses.collect(guest.dom, domain.interfaces, sources, networks)
 
 
 DISK_ERRORS = {1: 'io_error', 2: 'no_space'}

@@ -18,9 +18,10 @@ from ansible_collections.virtops.compute.plugins.module_utils.connection import 
 from ansible_collections.virtops.compute.plugins.module_utils.libvirt import live_devices, lookup
 from ansible_collections.virtops.compute.plugins.module_utils.model.devices import Interface
 from ansible_collections.virtops.compute.plugins.module_utils.model.network import Network
+from ansible_collections.virtops.compute.plugins.module_utils.nwfilter.rules import check_filter_name
 
 NIC_SOURCES = ('network', 'bridge', 'ovs_bridge', 'user')
-MAC_PATTERN = re.compile(r'^[0-9a-f]{2}(:[0-9a-f]{2}){5}$')
+MAC_PATTERN = re.compile(r'[0-9a-f]{2}(:[0-9a-f]{2}){5}')
 DEFAULT_MODEL = 'virtio'
 # Differences libvirt can change on a live interface without unplugging it.
 UPDATABLE = ('vlan', 'portgroup', 'filter', 'filter_params', 'source')
@@ -36,7 +37,7 @@ def validate_nics(where, nics):
                                % (nic_where, ', '.join(sources) or 'none'))
         mac = nic.get('mac')
         if mac is not None:
-            if not MAC_PATTERN.match(mac.lower()):
+            if not MAC_PATTERN.fullmatch(mac.lower()):
                 raise VirtopsError('%s.mac %r is not a MAC address like 52:54:00:12:34:56.' % (nic_where, mac))
             if int(mac[:2], 16) & 1:
                 raise VirtopsError('%s.mac %s is a multicast address; a NIC needs a unicast one.' % (nic_where, mac))
@@ -54,6 +55,8 @@ def validate_nics(where, nics):
             raise VirtopsError('%s.portgroup needs a network.' % nic_where)
         if nic.get('filter_params') and not nic.get('filter'):
             raise VirtopsError('%s.filter_params needs a filter.' % nic_where)
+        if nic.get('filter') is not None:
+            check_filter_name(nic['filter'], nic_where)
 
 
 def check_networks(conn, where, nics):

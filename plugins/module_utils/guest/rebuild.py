@@ -8,6 +8,10 @@ name, UUID, MACs, attached volumes and the config drive stay as they are, becaus
 root overlay takes the old one's place under the same volume name. The guest comes back
 in the power state it had.
 
+The new root overlay is made beside the old one first; the old one is replaced only once the
+new one (and the regenerated config drive) exist, so a failure on the way leaves the guest as
+it was.
+
 A config drive is regenerated the way Nova does it, so that cloud-init on the new root disk
 finds fresh instance data: the same uuid, name, hostname, keys and network data, a new
 random seed, and new user data, admin password, files or meta when the action gives them.
@@ -29,6 +33,7 @@ from ansible_collections.virtops.compute.plugins.module_utils.guest.spec import 
 from ansible_collections.virtops.compute.plugins.module_utils.guest.wrapper import own_root_disk, require_domain
 from ansible_collections.virtops.compute.plugins.module_utils.libvirt import lookup
 from ansible_collections.virtops.compute.plugins.module_utils.libvirt.define import define_domain
+from ansible_collections.virtops.compute.plugins.module_utils.storage import swap
 
 
 class _Drive:
@@ -115,22 +120,43 @@ def rebuild(module, stop):
     if dom.isActive():
         stop(dom)
     actions = ['stopped' if power != 'stopped' else 'was stopped']
+    new_root = _new_root(module, dom, power, pool, image_format, size)
     if drive_plan is not None:
-        _replace_drive(dom, power, drive_plan)
+        try:
+            _replace_drive(dom, power, drive_plan)
+        except VirtopsError:
+            swap.discard(new_root)
+            raise
         actions.append('config drive regenerated (%d files changed)' % len(drive_plan[2]['changed_files']))
-    old.delete(0)
-    try:
-        instance_storage.create_root_overlay(pool, params['name'], params['image'], image_format, size)
-    except VirtopsError as err:
-        raise VirtopsError('%s now has no root disk: %s' % (where, str(err).split(': ', 1)[-1])) from None
+    # the old root disk goes only now, when the new one exists complete beside it
+    swap.swap_in(pool, new_root, old.name(), lambda: module.conn.storageVolLookupByPath(
+        instance_storage.create_root_overlay(pool, params['name'], params['image'], image_format, size)),
+        is_local_uri(params.get('uri')))
     metadata['image'] = params['image']
     domain.set_app_metadata(metadata)
     define_domain(module.conn, domain.to_xml())
-    if power in ('running', 'paused', 'suspended'):
-        dom.createWithFlags(libvirt.VIR_DOMAIN_START_PAUSED if power == 'paused' else 0)
+    _restart(dom, power)
     result['actions'] = actions + ['root disk recreated from %s' % params['image'],
                                    'back to %s' % ('running' if power == 'suspended' else power)]
     return result
+
+
+def _restart(dom, power):
+    if power in ('running', 'paused', 'suspended'):
+        dom.createWithFlags(libvirt.VIR_DOMAIN_START_PAUSED if power == 'paused' else 0)
+
+
+def _new_root(module, dom, power, pool, image_format, size):
+    """The new root overlay, made beside the old one; a failure leaves the guest as it was (back in its power state)."""
+    params = module.params
+    try:
+        path = instance_storage.create_root_overlay(pool, params['name'], params['image'], image_format, size,
+                                                    name=swap.temporary_name(instance_storage.root_volume_name(params['name'])))
+    except VirtopsError as err:
+        _restart(dom, power)
+        raise VirtopsError("guest '%s': the new root disk could not be made (%s), so the rebuild stopped with the guest "
+                           "as it was." % (params['name'], str(err).split(': ', 2)[-1].rstrip('.'))) from None
+    return module.conn.storageVolLookupByPath(path)
 
 
 def _replace_drive(dom, power, drive_plan):
@@ -140,6 +166,5 @@ def _replace_drive(dom, power, drive_plan):
         drive.replace(data)
     except (VirtopsError, libvirt.libvirtError) as err:
         text = describe_libvirt_error(err) if isinstance(err, libvirt.libvirtError) else str(err)
-        if power in ('running', 'paused', 'suspended'):
-            dom.createWithFlags(libvirt.VIR_DOMAIN_START_PAUSED if power == 'paused' else 0)
+        _restart(dom, power)
         raise VirtopsError('%s; the rebuild stopped before the root disk was touched.' % text.rstrip('.')) from None

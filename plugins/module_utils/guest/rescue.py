@@ -4,9 +4,13 @@
 """Rescue: boot a guest from a rescue image with its own root disk attached as a second disk.
 
 The guest keeps its identity (name, UUID, MACs, attached volumes): only its disks are
-rearranged, in the same definition. The definition it had before is kept verbatim in the
-collection's metadata of the rescue definition, so unrescue puts back exactly what was
-there, and the rescue overlay (a copy-on-write disk over ``rescue_image``) is removed.
+rearranged, in the same definition. The definition it had before is kept in the collection's
+metadata of the rescue definition, without its VNC/SPICE passwords: metadata is readable
+over read-only connections (``guest_info``, the inventory plugin), passwords are not. The
+passwords stay where libvirt keeps them, on the graphics devices of the rescue definition
+(which are the guest's own, unchanged), and unrescue carries them from there back into the
+definition it restores, so it puts back exactly what was there; the rescue overlay (a
+copy-on-write disk over ``rescue_image``) is removed.
 """
 
 
@@ -23,6 +27,24 @@ from ansible_collections.virtops.compute.plugins.module_utils.model.domain impor
 def definition(dom):
     """The persistent definition, VNC/SPICE passwords included (so that a redefinition keeps them)."""
     return Domain.from_xml(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE | libvirt.VIR_DOMAIN_XML_SECURE))
+
+
+def without_passwords(domain):
+    """A copy of ``domain`` whose graphics devices carry no password."""
+    copy = Domain.from_xml(domain.to_xml())
+    for graphics in copy.graphics:
+        graphics.passwd = None
+    return copy
+
+
+def carry_passwords(source, target):
+    """Give each graphics device of ``target`` the password of the device of the same type and rank in ``source``."""
+    by_type = {}
+    for graphics in source.graphics:
+        by_type.setdefault(graphics.type, []).append(graphics.passwd)
+    for graphics in target.graphics:
+        found = by_type.get(graphics.type) or [None]
+        graphics.passwd = found.pop(0)
 
 
 def is_rescued(domain):
@@ -75,7 +97,7 @@ def rescue(converger, dom):
         other.boot_order = None
     disk.boot_order = 1
     rescued.add_device(disk)
-    metadata.update(rescued=True, unrescued_definition=original.to_xml(), rescue_volume=rescue_path)
+    metadata.update(rescued=True, unrescued_definition=without_passwords(original).to_xml(), rescue_volume=rescue_path)
     rescued.set_app_metadata(metadata)
     was_active = dom.isActive()
     if was_active:
@@ -101,9 +123,11 @@ def unrescue(converger, dom):
     if converger.check:
         return True
     metadata = current.get_app_metadata()
+    restored = Domain.from_xml(metadata['unrescued_definition'])
+    carry_passwords(current, restored)
     if dom.isActive():
         converger.stop(dom)
-    define_domain(converger.conn, metadata['unrescued_definition'])
+    define_domain(converger.conn, restored.to_xml())
     pool = converger.conn.storagePoolLookupByName(metadata.get('storage_pool') or instance_storage.DEFAULT_POOL)
     instance_storage.delete_volume(pool, instance_storage.rescue_volume_name(converger.name))
     converger.actions.append('unrescued: the original definition is back')

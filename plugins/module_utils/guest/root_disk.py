@@ -14,6 +14,8 @@ from ansible_collections.virtops.compute.plugins.module_utils.guest import stora
 from ansible_collections.virtops.compute.plugins.module_utils.libvirt import lookup
 from ansible_collections.virtops.compute.plugins.module_utils.libvirt.lookup import find_domain
 from ansible_collections.virtops.compute.plugins.module_utils.model.units import GIB
+from ansible_collections.virtops.compute.plugins.module_utils.model.domain import Domain
+from ansible_collections.virtops.compute.plugins.module_utils.storage import chain
 
 
 class RootDiskGrowth:
@@ -46,13 +48,15 @@ class RootDiskGrowth:
             raise VirtopsError('%s: growing the root file system (auto_disk_config) needs the guest off; set '
                                'allow_restart to true to allow it.' % self.where())
 
-    def _grow_filesystem(self, path):
-        """Grow the root partition and file system inside the (already larger) disk image, offline."""
+    def _grow_filesystem(self, path, image_format):
+        """Grow the root partition and file system inside the (already larger) disk image, offline; it is opened as
+        ``image_format``, what the definition declares, never what its bytes say."""
         if not is_local_uri(self.params.get('uri')):
             raise VirtopsError('%s: auto_disk_config grows the root file system with libguestfs on the host itself; '
                                'run the module there (a local uri).' % self.where())
         from ansible_collections.virtops.compute.plugins.module_utils.disk_image import guestfs as guestfs_ops
-        grown = guestfs_ops.grow_root(path, log=self.module.log, conn=self.conn)
+        chain.check_backing_chain(self.conn, path, image_format, self.where(), local=True, require_pools=False)
+        grown = guestfs_ops.grow_root(path, image_format, log=self.module.log, conn=self.conn)
         if grown:
             old_gib, new_gib = (size / float(GIB) for size in grown)
             self.actions.append('grew the root file system from %.1f to %.1f GiB' % (old_gib, new_gib))
@@ -65,7 +69,8 @@ class RootDiskGrowth:
             if was_active:
                 self.stop(dom)
             vol.resize(size_bytes, 0)
-            self._grow_filesystem(vol.path())
+            domain = Domain.from_xml(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+            self._grow_filesystem(vol.path(), chain.declared_format(domain.find_disk(guest_spec.ROOT_TARGET)))
             if was_active:
                 dom.create()
             self.actions.append('grew the root disk to %d GiB offline' % (size_bytes // GIB))

@@ -11,6 +11,7 @@ holds) instead of comparing XML text that libvirt rewrites.
 
 
 import re
+import uuid as uuidlib
 
 from ansible_collections.virtops.compute.plugins.module_utils.connection import VirtopsError
 from ansible_collections.virtops.compute.plugins.module_utils.guest import nics as guest_nics
@@ -21,7 +22,7 @@ from ansible_collections.virtops.compute.plugins.module_utils.model.devices impo
 from ansible_collections.virtops.compute.plugins.module_utils.model.domain import Domain
 from ansible_collections.virtops.compute.plugins.module_utils.storage.disk_qos import QOS_KEYS
 
-NAME_PATTERN = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.+-]{0,62}$')
+NAME_PATTERN = re.compile(r'[A-Za-z0-9][A-Za-z0-9_.+-]{0,62}')
 ROOT_TARGET = guest.ROOT_TARGET
 GUEST_AGENT_CHANNEL = 'org.qemu.guest_agent.0'
 
@@ -34,9 +35,14 @@ CONFIG_DRIVE_TARGETS = {'ide': 'hdd', 'sata': 'sdz', 'virtio': 'vdz'}
 
 def validate(name, params):
     """Refuse options that cannot make a guest, in one sentence naming the option."""
-    if not NAME_PATTERN.match(name or ''):
+    if not NAME_PATTERN.fullmatch(name or ''):
         raise VirtopsError("guest %r: name must be 1-63 letters, digits, '.', '_', '+' or '-', starting with a letter or digit." % name)
     where = "guest '%s'" % name
+    if params.get('uuid') is not None:
+        try:
+            uuidlib.UUID(str(params['uuid']))
+        except ValueError:
+            raise VirtopsError('%s: uuid %r is not a UUID.' % (where, params['uuid'])) from None
     if params.get('vcpus') is not None and params['vcpus'] < 1:
         raise VirtopsError('%s: vcpus must be at least 1, got %d.' % (where, params['vcpus']))
     if params.get('memory_mb') is not None and params['memory_mb'] < 16:

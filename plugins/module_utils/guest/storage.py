@@ -19,6 +19,7 @@ from ansible_collections.virtops.compute.plugins.module_utils.connection import 
 from ansible_collections.virtops.compute.plugins.module_utils.libvirt import lookup
 from ansible_collections.virtops.compute.plugins.module_utils.model.storage import StoragePool, StorageVolume
 from ansible_collections.virtops.compute.plugins.module_utils.model.units import GIB
+from ansible_collections.virtops.compute.plugins.module_utils.storage import chain
 
 DEFAULT_POOL = 'virtops-instances'
 DEFAULT_POOL_PATH = '/var/lib/libvirt/virtops/instances'
@@ -85,18 +86,27 @@ def pool_path(pool):
 
 
 def describe_image(conn, path, guest):
-    """``(format, virtual size in bytes)`` of a base image, through libvirt when a pool holds it."""
+    """``(format, virtual size in bytes)`` of a base image, through libvirt when a pool holds it.
+
+    A base image is the operator's choice, so its format is read from its header; what it reads in turn (a
+    qcow2 image's own backing file) must be a volume of the host's pools (``storage/chain.py``)."""
+    where = "guest '%s': image '%s'" % (guest, path)
     vol = lookup.find_volume_by_path(conn, path)
     if vol is not None:
         model = StorageVolume.from_xml(vol.XMLDesc(0))
-        return model.target_format or 'raw', model.capacity_bytes
-    if not os.path.isfile(path):
-        raise VirtopsError("guest '%s': image '%s' does not exist (or no storage pool on the host holds it)." % (guest, path))
-    with open(path, 'rb') as handle:
-        header = handle.read(32)
-    if header[:4] == _QCOW2_MAGIC:
-        return 'qcow2', struct.unpack('>Q', header[24:32])[0]
-    return 'raw', os.path.getsize(path)
+        image_format, size = model.target_format or 'raw', model.capacity_bytes
+    else:
+        if not os.path.isfile(path):
+            raise VirtopsError("guest '%s': image '%s' does not exist (or no storage pool on the host holds it)."
+                               % (guest, path))
+        with open(path, 'rb') as handle:
+            header = handle.read(32)
+        if header[:4] == _QCOW2_MAGIC:
+            image_format, size = 'qcow2', struct.unpack('>Q', header[24:32])[0]
+        else:
+            image_format, size = 'raw', os.path.getsize(path)
+    chain.check_backing_chain(conn, path, image_format, where, local=vol is None)
+    return image_format, size
 
 
 def volume_capacity(vol):

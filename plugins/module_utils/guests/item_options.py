@@ -119,7 +119,7 @@ def validate_volumes(volumes, item_where):
     for index, spec in enumerate(volumes or []):
         volume_where = '%s: volumes[%d]' % (item_where, index)
         target = spec['target']
-        if not TARGET_PATTERN.match(target):
+        if not TARGET_PATTERN.fullmatch(target):
             raise VirtopsError("%s: target '%s' must be a device name like vdb or sdc." % (volume_where, target))
         if target in reserved:
             raise VirtopsError('%s: target %s is where the guest module puts %s.' % (volume_where, target, reserved[target]))

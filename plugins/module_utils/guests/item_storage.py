@@ -17,12 +17,13 @@ existing guest's, else a new one given to the guest as it is defined.
 import posixpath
 import uuid as uuidlib
 
-from ansible_collections.virtops.compute.plugins.module_utils.connection import VirtopsError
+from ansible_collections.virtops.compute.plugins.module_utils.connection import VirtopsError, is_local_uri
 from ansible_collections.virtops.compute.plugins.module_utils.guest import storage as instance_storage
 from ansible_collections.virtops.compute.plugins.module_utils.libvirt import lookup
 from ansible_collections.virtops.compute.plugins.module_utils.model.units import GIB
 
 DRIVE_SUFFIX = {'iso9660': 'iso', 'vfat': 'img'}
+FOREIGN_DRIVE_HINT = 'remove or rename that volume, or give the guest another storage_pool'
 
 # The code behind config drives and volumes (ISO and FAT writers, block jobs, secrets) is imported where an item
 # needs it, not at start-up: a run of guests that have neither never loads it.
@@ -104,6 +105,7 @@ class ItemExtras:
             return
         from ansible_collections.virtops.compute.plugins.module_utils.config_drive import image as config_drive_image
         from ansible_collections.virtops.compute.plugins.module_utils.config_drive import layout as config_drive_layout
+        from ansible_collections.virtops.compute.plugins.module_utils.config_drive import reader as config_drive_reader
         from ansible_collections.virtops.compute.plugins.module_utils.config_drive.pool import PoolTarget
         params = self.params
         drive_uuid = wanted.get('uuid') or params.get('uuid') or (dom.UUIDString() if dom is not None else None)
@@ -118,9 +120,9 @@ class ItemExtras:
         pool = instance_storage.ensure_pool(self.conn, params['storage_pool'], check_mode=self.check)
         existing, path, target = None, None, None
         if pool is not None and pool.isActive():
-            target = PoolTarget(self.conn, params['storage_pool'], volume)
+            target = PoolTarget(self.conn, params['storage_pool'], volume, local=is_local_uri(self.module.params.get('uri')))
             target.check()
-            existing = target.current()
+            existing = config_drive_reader.existing_drive(target, FOREIGN_DRIVE_HINT)
             path = posixpath.join(instance_storage.pool_path(pool), volume)
         sha = config_drive_image.sha256(data)
         self.drive = dict(path=path, volume=volume, pool=params['storage_pool'], format=wanted['format'],
@@ -148,8 +150,21 @@ class ItemExtras:
         if vol is not None:
             vol.delete(0)
 
+    def _foreign(self, volume):
+        """True when the volume named like the guest's drive is not a config drive this collection wrote."""
+        from ansible_collections.virtops.compute.plugins.module_utils.config_drive import reader as config_drive_reader
+        from ansible_collections.virtops.compute.plugins.module_utils.config_drive.pool import PoolTarget
+        try:
+            target = PoolTarget(self.conn, self.params['storage_pool'], volume)
+            target.check()
+            config_drive_reader.existing_drive(target, FOREIGN_DRIVE_HINT)
+        except VirtopsError:
+            return True
+        return False
+
     def remove_drives(self):
-        """With the guest gone, its config drive volumes go too (they are named after it, and nothing else reads them)."""
+        """With the guest gone, its config drive volumes go too (they are named after it, and nothing else reads them);
+        a volume of that name that is not a drive this collection wrote is left alone."""
         pool = self._active_pool(self.params['storage_pool'])
         if pool is None:
             return
@@ -157,7 +172,7 @@ class ItemExtras:
         for image_format in sorted(DRIVE_SUFFIX):
             volume = drive_volume_name(self.name, image_format)
             vol = lookup.find_volume(pool, volume)
-            if vol is None:
+            if vol is None or self._foreign(volume):
                 continue
             self.changes.append('config_drive removed')
             if not self.check:
@@ -174,7 +189,7 @@ class ItemExtras:
             if image_format == self.drive['format'] or pool is None:
                 continue
             vol = lookup.find_volume(pool, drive_volume_name(self.name, image_format))
-            if vol is not None and vol.path() != wanted:
+            if vol is not None and vol.path() != wanted and not self._foreign(vol.name()):
                 vol.delete(0)
                 self.later_actions.append('removed the old %s' % drive_volume_name(self.name, image_format))
 

@@ -8,7 +8,11 @@ streams (so the overlay keeps pointing at its base image, which must sit at the 
 on the destination: shared storage or the same image installed on both), its definition
 made on the destination with the same UUID and MACs, and only then removed from the
 source. Until that last step a failure removes what was made on the destination and the
-guest is started again on the source if it was running.
+guest is started again on the source if it was running, but only once the destination is
+seen (over a fresh connection: the failure may have been the old one's) to hold no copy of it:
+two running copies of one guest, with the same MACs and diverging disks, are worse than a
+stopped one, so when the destination cannot be checked the guest is left stopped and the
+message says so.
 """
 
 
@@ -92,24 +96,51 @@ def move(module, stop):
         if power in ('running', 'paused', 'suspended'):
             new_dom.createWithFlags(libvirt.VIR_DOMAIN_START_PAUSED if power == 'paused' else 0)
     except (libvirt.libvirtError, VirtopsError) as err:
-        leftover = lookup.find_domain(dest_conn, name)
-        if leftover is not None:
-            if leftover.isActive():
-                leftover.destroy()
-            leftover.undefine()
-        for vol in made:
-            vol.delete(0)
-        if power in ('running', 'paused', 'suspended'):
-            dom.create()
         reason = libvirt_reason(err) if isinstance(err, libvirt.libvirtError) else str(err).rstrip('.')
-        raise VirtopsError('%s: the move to %s failed and was undone: %s.' % (where, params['dest_uri'], reason)) from None
-    flags = 0
-    for flag in _UNDEFINE:
-        flags |= getattr(libvirt, flag, 0)
-    dom.undefineFlags(flags)
+        undo(module, dom, name, [vol.name() for vol in made], pool_name, power, where, reason)
+    _forget_source(dom)
     src_pool = module.conn.storagePoolLookupByName(pool_name)
     for vol_name in (instance_storage.root_volume_name(name), instance_storage.serial_log_name(name)):
         instance_storage.delete_volume(src_pool, vol_name)
     result['actions'] = ['copied the root disk (%d MiB) to %s and started it there in %.1f s; removed it from this host'
                          % (copied // MIB, params['dest_uri'], time.monotonic() - started)]
     return result
+
+
+def _forget_source(dom):
+    flags = 0
+    for flag in _UNDEFINE:
+        flags |= getattr(libvirt, flag, 0)
+    dom.undefineFlags(flags)
+
+
+def _clear_destination(module, name, volume_names, pool_name):
+    """Remove what the failed move made on the destination, over a fresh connection; True once the destination is
+    seen to hold no copy of the guest, False when that cannot be known."""
+    try:
+        conn = module.open_peer(module.params['dest_uri'])
+        leftover = lookup.find_domain(conn, name)
+        if leftover is not None:
+            if leftover.isActive():
+                leftover.destroy()
+            if leftover.isPersistent():
+                leftover.undefine()
+        pool = lookup.find_pool(conn, pool_name)
+        for vol_name in volume_names:
+            instance_storage.delete_volume(pool, vol_name)
+        return lookup.find_domain(conn, name) is None
+    except (libvirt.libvirtError, VirtopsError):
+        return False
+
+
+def undo(module, dom, name, volume_names, pool_name, power, where, reason):
+    """After a failed move: clear the destination, and start the guest on the source again (in its power state)
+    only when the destination is known to hold no copy of it. Always raises the sentence that says which."""
+    dest = module.params['dest_uri']
+    if not _clear_destination(module, name, volume_names, pool_name):
+        raise VirtopsError('%s: the move to %s failed (%s), and whether a copy of the guest runs there could not be '
+                           'checked, so the guest was left stopped on this host; look at %s before starting it here.'
+                           % (where, dest, reason, dest))
+    if power in ('running', 'paused', 'suspended'):
+        dom.createWithFlags(libvirt.VIR_DOMAIN_START_PAUSED if power == 'paused' else 0)
+    raise VirtopsError('%s: the move to %s failed and was undone: %s.' % (where, dest, reason))

@@ -12,8 +12,8 @@ the text otherwise (nwfilter values may be ``$VARIABLES`` or netmasks).
 
 import re
 
-_INT = re.compile(r'^\s*[-+]?[0-9]+\s*$')
-_HEX = re.compile(r'^\s*0[xX][0-9a-fA-F]+\s*$')
+_INT = re.compile(r'\s*[-+]?[0-9]+\s*')
+_HEX = re.compile(r'\s*0[xX][0-9a-fA-F]+\s*')
 _TRUE_WORDS = ('yes', 'on', 'true', '1')
 _FALSE_WORDS = ('no', 'off', 'false', '0')
 
@@ -44,9 +44,9 @@ class IntKind(Kind):
     def parse(self, text):
         if not text.strip():
             return None
-        if _INT.match(text):
+        if _INT.fullmatch(text):
             return int(text)
-        if _HEX.match(text):
+        if _HEX.fullmatch(text):
             return int(text, 16)
         raise ModelError('%r is not %s' % (text, self.description))
 
@@ -64,7 +64,7 @@ class LooseIntKind(Kind):
     description = 'an integer or text'
 
     def parse(self, text):
-        return int(text) if _INT.match(text) else text
+        return int(text) if _INT.fullmatch(text) else text
 
 
 class BoolKind(Kind):

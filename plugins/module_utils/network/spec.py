@@ -21,8 +21,9 @@ from ansible_collections.virtops.compute.plugins.module_utils.model.network impo
 
 MODES = ('nat', 'route', 'isolated', 'flat', 'ovs')
 ADDRESSED_MODES = ('nat', 'route', 'isolated')
-MAC_PATTERN = re.compile(r'^[0-9a-f]{2}(:[0-9a-f]{2}){5}$')
+MAC_PATTERN = re.compile(r'[0-9a-f]{2}(:[0-9a-f]{2}){5}')
 IFNAME_MAX = 15
+MTU_RANGE = (68, 65535)     # IPv4's minimum; the largest an IP packet can be
 
 NETWORK_OPTIONS = dict(
     name=dict(type='str', required=True),
@@ -112,7 +113,7 @@ def _check_ip(where, ip, routes):
         if not host.get('mac') and not host.get('name'):
             raise VirtopsError('%s needs a mac or a name.' % host_where)
         mac = (host.get('mac') or '').lower()
-        if mac and not MAC_PATTERN.match(mac):
+        if mac and not MAC_PATTERN.fullmatch(mac):
             raise VirtopsError('%s.mac %r is not a MAC address like 52:54:00:12:34:56.' % (host_where, host['mac']))
         for key, seen in ((mac, seen_macs), (str(host_ip), seen_ips)):
             if key and key in seen:
@@ -166,9 +167,16 @@ def validate(params):
         raise VirtopsError('%s: routes need ip, the subnet their gateways are in.' % where)
     if mode == 'route' and not ip:
         raise VirtopsError('%s: mode route needs ip, the subnet it routes.' % where)
-    if params.get('mtu') is not None and not 68 <= params['mtu'] <= 65535:
-        raise VirtopsError('%s: mtu must be from 68 to 65535, got %d.' % (where, params['mtu']))
+    check_mtu(params.get('mtu'), where)
     return _check_ip(where, ip, params.get('routes')) if ip else None
+
+
+def check_mtu(mtu, where, name='mtu'):
+    """Refuse an MTU that is not a whole number of bytes an interface can have (None: not given)."""
+    if mtu is None:
+        return
+    if isinstance(mtu, bool) or not isinstance(mtu, int) or not MTU_RANGE[0] <= mtu <= MTU_RANGE[1]:
+        raise VirtopsError('%s: %s must be a number from %d to %d, got %r.' % ((where, name) + MTU_RANGE + (mtu,)))
 
 
 def check_overlaps(name, subnet, others):

@@ -14,7 +14,7 @@ from ansible_collections.virtops.compute.plugins.module_utils.libvirt import loo
 from ansible_collections.virtops.compute.plugins.module_utils.model.base import parse_xml
 from ansible_collections.virtops.compute.plugins.module_utils.model.nwfilter import NwFilter
 from ansible_collections.virtops.compute.plugins.module_utils.nwfilter.rules import (
-    LIBVIRT_FILTERS, compile_filter, normal_rules, rules_of,
+    LIBVIRT_FILTERS, check_filter_name, compile_filter, normal_rules, rules_of,
 )
 
 
@@ -59,6 +59,7 @@ def _describe(name, nwfilter, uuid=None):
 def converge(module):
     params = module.params
     name = params['name']
+    check_filter_name(name, 'nwfilter')
     where = "nwfilter '%s'" % name
     if name in LIBVIRT_FILTERS:
         raise VirtopsError('%s is one of the filters libvirt ships, which this module leaves alone; pick another name.'

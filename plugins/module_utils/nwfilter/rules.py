@@ -20,11 +20,14 @@ in the other direction, so an ``in`` rule for TCP 22 is enough for SSH to work.
 
 
 import ipaddress
+import re
 
 from ansible_collections.virtops.compute.plugins.module_utils.connection import VirtopsError
 from ansible_collections.virtops.compute.plugins.module_utils.model.nwfilter import FilterRef, NwFilter, Rule
 
 ANTI_SPOOFING_FILTER = 'clean-traffic'
+# letters, digits and - _ . :, as the filters libvirt ships are named; nothing a message or a chain name chokes on
+FILTER_NAME = re.compile(r'[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}')
 DHCP_PRIORITY, ESTABLISHED_PRIORITY, FIRST_RULE_PRIORITY = 90, 100, 200
 # libvirt drops both ways for a drop rule, so the open outbound default must come before the inbound drop
 OUTBOUND_PRIORITY, DEFAULT_PRIORITY = 890, 900
@@ -86,6 +89,12 @@ def normal_rule(where, rule):
                                % (where, prefix, family, rule['ethertype']))
         rule['remote_ip_prefix'] = str(network)
     return rule
+
+
+def check_filter_name(name, where):
+    if not isinstance(name, str) or not FILTER_NAME.fullmatch(name):
+        raise VirtopsError("%s: the filter name %s is not 1-100 letters, digits, '-', '_', '.' or ':' starting with a "
+                           "letter or digit." % (where, ascii(name)))
 
 
 def normal_rules(name, rules):

@@ -43,7 +43,7 @@ class AttachmentConverger:
 
     def _validate(self):
         params = self.params
-        if not TARGET_PATTERN.match(params['target']):
+        if not TARGET_PATTERN.fullmatch(params['target']):
             raise VirtopsError("%s: target must be a device name like vdb or sdc." % self.where)
         disk_sources.validate(self.where, params)
         for key, value in (params.get('qos') or {}).items():
@@ -74,7 +74,10 @@ class AttachmentConverger:
                                         'disk %s' % target, "guest '%s'" % self.params['guest'])
                     self.actions.append('detached')
             return self._result(dom)
-        wanted, identity, vol = disk_sources.resolve(self.conn, self.params, self.where, is_local_uri(self.params.get('uri')))
+        local = is_local_uri(self.params.get('uri'))
+        wanted, identity, vol = disk_sources.resolve(self.conn, self.params, self.where, local)
+        if current is None or disk_sources.identity_of(current) != identity:
+            disk_sources.check_new_source(self.conn, wanted, self.params, self.where, local)
         secret_change = self._chap_secret()
         if current is None:
             try:

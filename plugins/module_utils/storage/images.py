@@ -21,6 +21,7 @@ from ansible_collections.virtops.compute.plugins.module_utils.connection import 
 from ansible_collections.virtops.compute.plugins.module_utils.guest import storage as instance_storage
 from ansible_collections.virtops.compute.plugins.module_utils.libvirt import lookup, streams
 from ansible_collections.virtops.compute.plugins.module_utils.model.storage import StorageVolume
+from ansible_collections.virtops.compute.plugins.module_utils.storage import chain
 
 _QCOW2_MAGIC = b'QFI\xfb'
 
@@ -44,6 +45,8 @@ def find_image(conn, where, path, local):
     vol = lookup.find_volume_by_path(conn, path)
     if vol is not None:
         model = StorageVolume.from_xml(vol.XMLDesc(0))
+        chain.check_backing_chain(conn, path, model.target_format or 'raw', "%s: from_image '%s'" % (where, path),
+                                  local=False)
         return ImageSource(path, model.target_format or 'raw', model.capacity_bytes, vol)
     if not local:
         raise VirtopsError("%s: from_image '%s' is in no active storage pool of the host, and over a remote uri only "

@@ -10,15 +10,20 @@ file a consistent copy of the disk as of that instant. The guest is never paused
 
 Cold: the guest is off (or is saved with managed save on request, and restored after), and
 the disk chain is converted into one image, through libvirt's storage API when the
-destination directory is a pool, else with qemu-img on the host.
+destination directory is a pool, else with qemu-img on the host. The disk is read as the
+format its definition declares (a raw disk's bytes are the guest's, a forged qcow2 header
+included), and through a backing chain only where each layer names its backing file's
+format (``storage/chain.py``).
 
-Either way the image is written under a temporary name next to ``dest`` and renamed
-into place only when complete, so a failure never leaves a half image at ``dest``.
+Either way the image is written under an unpredictable temporary name next to ``dest``
+(created exclusively, mode 0600) and renamed into place only when complete, so a failure
+never leaves a half image at ``dest`` and nobody else can read or replace it meanwhile.
 """
 
 
 import os
 import subprocess
+import tempfile
 import time
 
 from ansible_collections.virtops.compute.plugins.module_utils.connection import VirtopsError, is_local_uri, libvirt
@@ -30,11 +35,28 @@ from ansible_collections.virtops.compute.plugins.module_utils.libvirt.block_jobs
 from ansible_collections.virtops.compute.plugins.module_utils.libvirt.live_devices import libvirt_reason
 from ansible_collections.virtops.compute.plugins.module_utils.model.devices import Disk
 from ansible_collections.virtops.compute.plugins.module_utils.model.domain import Domain
-from ansible_collections.virtops.compute.plugins.module_utils.model.storage import StoragePool
 from ansible_collections.virtops.compute.plugins.module_utils.model.units import MIB
+from ansible_collections.virtops.compute.plugins.module_utils.model.storage import StoragePool, StorageVolume
+from ansible_collections.virtops.compute.plugins.module_utils.storage import chain
 from ansible_collections.virtops.compute.plugins.module_utils.storage.images import volume_model
 
 TEMP_SUFFIX = '.virtops-partial'
+IMAGE_MODE = 0o600
+
+
+def partial_file(dest):
+    """A new, empty file next to ``dest`` with an unpredictable name, mode 0600, made with O_EXCL; its path."""
+    handle, path = tempfile.mkstemp(prefix='.%s.' % os.path.basename(dest), suffix=TEMP_SUFFIX,
+                                    dir=os.path.dirname(dest))
+    os.close(handle)
+    return path
+
+
+def finish(partial, dest):
+    """Put the complete image in place, private to root whatever QEMU's relabelling left."""
+    os.chown(partial, 0, 0)
+    os.chmod(partial, IMAGE_MODE)
+    os.rename(partial, dest)
 
 
 class Snapshotter:
@@ -111,17 +133,18 @@ class Snapshotter:
     # ---------------------------------------------------------------- live
 
     def _live(self, dom, disk, dest):
-        partial = dest + TEMP_SUFFIX
-        _remove(partial)
+        partial = partial_file(dest)
         copy = Disk()
         copy.type = 'file'
         copy.source_file = partial
         copy.driver_type = self.params['format']
         job = BlockCopy(dom, disk.target_dev, self.where, log=self.module.log, what='live copy')
         try:
-            job.start(copy.to_xml(), libvirt.VIR_DOMAIN_BLOCK_COPY_TRANSIENT_JOB,
+            # QEMU formats the private file made above (REUSE_EXT would expect an image there already)
+            self._prepare_copy_target(dom, disk, partial)
+            job.start(copy.to_xml(), libvirt.VIR_DOMAIN_BLOCK_COPY_TRANSIENT_JOB | libvirt.VIR_DOMAIN_BLOCK_COPY_REUSE_EXT,
                       'the live copy of %s did not start' % disk.target_dev)
-        except VirtopsError:
+        except BaseException:
             _remove(partial)
             raise
         frozen = 0.0
@@ -143,8 +166,17 @@ class Snapshotter:
             job.cancel()
             _remove(partial)
             raise
-        os.rename(partial, dest)
+        finish(partial, dest)
         return 0.0, frozen
+
+    def _prepare_copy_target(self, dom, disk, partial):
+        """An empty image of the snapshot's format and the disk's size in the private file."""
+        size = dom.blockInfo(disk.target_dev, 0)[0]
+        proc = subprocess.run(['qemu-img', 'create', '-q', '-f', self.params['format'], partial, str(size)],
+                              capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            raise VirtopsError('%s: preparing %s for the live copy failed: %s.'
+                               % (self.where, self.params['dest'], ' '.join(proc.stderr.split()).rstrip('.')))
 
     def _why_copy_stopped(self):
         """QEMU ends a mirror whose target fails to write without saying why through libvirt; a full
@@ -198,33 +230,42 @@ class Snapshotter:
             saved = True
             self.actions.append('saved the guest with managed save')
         try:
-            self._convert(disk.source_path, dest, local)
+            self._convert(dom, disk, dest, local)
         finally:
             if saved:
                 dom.createWithFlags(libvirt.VIR_DOMAIN_START_PAUSED if started_paused else 0)
                 self.actions.append('restored the guest %s' % power)
         return (time.monotonic() - before if saved else 0.0), 0.0
 
-    def _convert(self, source, dest, local):
+    def _convert(self, dom, disk, dest, local):
+        source, source_format = disk.source_path, chain.declared_format(disk)
+        chain.check_backing_chain(self.conn, source, source_format, self.where, local, require_pools=False)
         pool = self._pool_for(os.path.dirname(dest))
         source_vol = self._volume_at(source)
-        if pool is not None and source_vol is not None:
+        # libvirt's copy reads the source as its pool guessed it from the content: only when that is the declared
+        # format is it the same disk
+        pool_reads = source_vol is not None and (StorageVolume.from_xml(source_vol.XMLDesc(0)).target_format or 'raw')
+        if pool is not None and pool_reads == source_format:
             copy = volume_model(os.path.basename(dest), self.params['format'], source_vol.info()[1])
+            copy.permissions_mode = '%04o' % IMAGE_MODE
             try:
                 pool.createXMLFrom(copy.to_xml(), source_vol, 0)
             except libvirt.libvirtError as err:
                 raise VirtopsError('%s: copying the disk to %s failed: %s.' % (self.where, dest, libvirt_reason(err))) from None
             return
         if not local:
-            raise VirtopsError('%s: against a remote uri, dest must lie in a storage pool directory of the host.' % self.where)
-        partial = dest + TEMP_SUFFIX
-        proc = subprocess.run(['qemu-img', 'convert', '-O', self.params['format'], source, partial],
+            raise VirtopsError('%s: against a remote uri, dest must lie in a storage pool directory of the host, and the '
+                               'disk in a pool that reads it as %s.' % (self.where, source_format))
+        partial = partial_file(dest)
+        proc = subprocess.run(['qemu-img', 'convert', '-f', source_format, '-O', self.params['format'], source, partial],
                               capture_output=True, text=True, check=False)
         if proc.returncode != 0:
             _remove(partial)
             reason = ' '.join(proc.stderr.split()).rstrip('.')
             raise VirtopsError('%s: copying the disk to %s failed: %s.' % (self.where, dest, reason))
-        os.rename(partial, dest)
+        finish(partial, dest)
+        if pool is not None:
+            pool.refresh(0)
 
     def _pool_for(self, directory):
         for pool in self.conn.listAllStoragePools(libvirt.VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE):

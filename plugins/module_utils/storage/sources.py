@@ -16,17 +16,23 @@ import re
 
 from ansible_collections.virtops.compute.plugins.module_utils.connection import VirtopsError, effective_uri
 from ansible_collections.virtops.compute.plugins.module_utils.libvirt import lookup
+from ansible_collections.virtops.compute.plugins.module_utils.storage import chain
 from ansible_collections.virtops.compute.plugins.module_utils.model.devices import Disk
 
-IQN_PATTERN = re.compile(r'^(iqn\.\d{4}-\d{2}\.[a-z0-9][a-z0-9.-]*(:[^\s/]+)?|eui\.[0-9A-Fa-f]{16}|naa\.[0-9A-Fa-f]{16,32})$')
-WWN_PATTERN = re.compile(r'^(0x)?[0-9a-f]{16}$')
+IQN_PATTERN = re.compile(r'iqn\.[0-9]{4}-[0-9]{2}\.[a-z0-9][a-z0-9.-]*(:[^\s/]+)?|eui\.[0-9A-Fa-f]{16}|naa\.[0-9A-Fa-f]{16,32}')
+WWN_PATTERN = re.compile(r'(0x)?[0-9a-f]{16}')
 BY_PATH = '/dev/disk/by-path'
 SOURCE_KINDS = ('volume', 'path', 'block', 'iscsi', 'fibre_channel')
 
 
+# a disk's <secret usage=...> is an objectName in libvirt's schema: no '/', no newline (a definition holding one
+# fails validation, and every later redefinition of the guest with it)
+USAGE_NAME = re.compile(r'[^/\n]+')
+
+
 def chap_usage_id(iqn, username):
     """The usage name of the libvirt secret holding a CHAP password for ``username`` at ``iqn``."""
-    return 'virtops-chap/%s/%s' % (iqn, username)
+    return 'virtops-chap:%s:%s' % (iqn, username)
 
 
 def validate(where, params):
@@ -36,8 +42,8 @@ def validate(where, params):
                            % (where, ', '.join(kinds) or 'none'))
     iscsi = params.get('iscsi')
     if iscsi:
-        if not IQN_PATTERN.match(iscsi['iqn'] or ''):
-            raise VirtopsError("%s: iscsi.iqn '%s' is not an iSCSI name like iqn.2026-11.com.example:target1."
+        if not IQN_PATTERN.fullmatch(iscsi['iqn'] or ''):
+            raise VirtopsError("%s: iscsi.iqn %r is not an iSCSI name like iqn.2026-11.com.example:target1."
                                % (where, iscsi['iqn']))
         host, _sep, port = (iscsi['portal'] or '').rpartition(':')
         if not host or not port.isdigit() or not 0 < int(port) < 65536:
@@ -46,8 +52,12 @@ def validate(where, params):
             raise VirtopsError('%s: give iscsi.chap_password or iscsi.chap_secret, not both.' % where)
         if (iscsi.get('chap_password') or iscsi.get('chap_secret')) and not iscsi.get('chap_username'):
             raise VirtopsError('%s: CHAP needs iscsi.chap_username.' % where)
+        for key in ('chap_username', 'chap_secret'):
+            if iscsi.get(key) is not None and not USAGE_NAME.fullmatch(iscsi[key]):
+                raise VirtopsError("%s: iscsi.%s %r holds a '/' or a line break, which libvirt does not take in a "
+                                   "disk's secret reference." % (where, key, iscsi[key]))
     fc = params.get('fibre_channel')
-    if fc and not WWN_PATTERN.match((fc['target_wwn'] or '').lower().replace(':', '')):
+    if fc and not WWN_PATTERN.fullmatch((fc['target_wwn'] or '').lower().replace(':', '')):
         raise VirtopsError("%s: fibre_channel.target_wwn '%s' is not a 16-digit hexadecimal WWN." % (where, fc['target_wwn']))
 
 
@@ -87,6 +97,19 @@ def _format_of(conn, path):
     return StorageVolume.from_xml(vol.XMLDesc(0)).target_format or 'raw'
 
 
+def check_new_source(conn, disk, params, where, local):
+    """Before a file is attached (or swapped in): a format libvirt's pool guessed from the file's content (the guest
+    may have written that content, a qcow2 header included) is believed only when the backing chain it implies stays
+    in the host's pools; ``format`` given by the user vouches for the file's header (its chain must still name
+    each backing file's format)."""
+    if disk.type != 'file' or disk.driver_type == 'raw':
+        return
+    given = bool(params.get('format'))
+    chain.check_backing_chain(conn, disk.source_file, disk.driver_type, where + (
+        '' if given else " (its format %s was read from its content; give format: raw if it is a raw disk)"
+        % disk.driver_type), local, require_pools=not given)
+
+
 def resolve(conn, params, where, local):
     """(Disk, identity, storage volume or None) for the source in ``params``."""
     kind = kind_of(params)
@@ -98,7 +121,7 @@ def resolve(conn, params, where, local):
         vol = _volume(conn, params['volume'], where)
         disk.type = 'file'
         disk.source_file = vol.path()
-        disk.driver_type = _format_of(conn, vol.path())
+        disk.driver_type = params.get('format') or _format_of(conn, vol.path())
         identity = ('file', vol.path())
     elif kind == 'path':
         disk.type = 'file'

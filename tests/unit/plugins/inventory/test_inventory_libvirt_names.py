@@ -2,7 +2,7 @@
 import pytest
 
 from ansible_collections.virtops.compute.plugins.inventory.libvirt import (
-    first_address, guest_groups, image_stem, inventory_name, safe_group_name,
+    guest_groups, image_stem, inventory_name, private_cache_problem, safe_group_name,
 )
 
 
@@ -46,15 +46,18 @@ def test_metadata_of_another_tool_does_not_make_a_guest_managed():
     assert groups == ['libvirt_host_vm', 'libvirt_state_paused']
 
 
-def test_first_address_prefers_ipv4_over_ipv6_across_nics():
-    info = dict(interfaces=[
-        dict(mac='52:54:00:00:00:01', addresses=[dict(address='fe80::1', prefix=64, family='ipv6')]),
-        dict(mac='52:54:00:00:00:02', addresses=[dict(address='192.168.122.7', prefix=24, family='ipv4')]),
-    ])
-    assert first_address(info) == '192.168.122.7'
-    assert first_address(dict(interfaces=info['interfaces'][:1])) == 'fe80::1'
-    assert first_address(dict(interfaces=[dict(addresses=[])])) is None
-    assert first_address({}) is None
+def test_a_private_cache_directory_is_one_only_its_user_writes(tmp_path):
+    private = tmp_path / 'private'
+    private.mkdir(mode=0o700)
+    assert private_cache_problem(str(private)) is None
+    shared = tmp_path / 'shared'
+    shared.mkdir()
+    shared.chmod(0o1777)
+    assert 'other users can write' in private_cache_problem(str(shared))
+    assert 'belongs to uid' in private_cache_problem(str(private), uid=12345)
+    link = tmp_path / 'link'
+    link.symlink_to(private)
+    assert private_cache_problem(str(link)) == 'it is not a directory'
 
 
 def test_a_name_taken_on_another_host_gets_the_host_appended():

@@ -90,3 +90,45 @@ def test_regenerate_checks_new_inputs_in_one_sentence():
     spec = layout.normalise(OPTIONS, 'test')
     with pytest.raises(VirtopsError, match="file path 'etc/x'"):
         reader.regenerate(spec, dict(files=[dict(path='etc/x', content='')]), "guest 'web1'")
+
+
+class _Target:
+    """What reader.existing_drive needs of a file or pool volume."""
+    where = "config_drive '/x/drive.iso'"
+    kind = 'file'
+
+    def __init__(self, data, size=None):
+        self.data = data
+        self._size = size if size is not None or data is None else len(data)
+        self.reads = 0
+
+    def size(self):
+        return self._size
+
+    def current(self):
+        self.reads += 1
+        return self.data
+
+
+def test_existing_drive_gives_our_drive_and_nothing_for_no_file():
+    ours = image.build(layout.tree(layout.normalise(OPTIONS, 'test')), 'vfat')
+    assert reader.existing_drive(_Target(ours), 'hint') == ours
+    assert reader.existing_drive(_Target(None), 'hint') is None
+
+
+@pytest.mark.parametrize('data', [_foreign_iso(), _foreign_iso('DEBIAN_12'), b'', b'plain text\n'],
+                         ids=['hand-made config-2', 'installer', 'empty', 'text'])
+def test_existing_drive_refuses_anything_else_in_one_sentence(data):
+    with pytest.raises(VirtopsError) as err:
+        reader.existing_drive(_Target(data), 'set force: true to replace it')
+    message = str(err.value)
+    assert message.startswith("config_drive '/x/drive.iso': the existing file is not a config drive virtops.compute "
+                              "wrote (")
+    assert message.endswith('; set force: true to replace it.') and '\n' not in message
+
+
+def test_a_huge_file_is_refused_without_being_read():
+    target = _Target(b'', size=reader.MAX_DRIVE_BYTES + 1)
+    with pytest.raises(VirtopsError, match='more than any drive it writes'):
+        reader.existing_drive(target, 'hint')
+    assert target.reads == 0

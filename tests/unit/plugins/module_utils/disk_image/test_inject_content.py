@@ -172,3 +172,23 @@ def test_modes(mode, value):
 def test_bad_modes(mode):
     with pytest.raises(VirtopsError):
         content.parse_mode(mode, '/x')
+
+
+@pytest.mark.parametrize('owner', ['\u00b2', 'j\u00f6rg', 'root:adm:x', 'a b', '99999999999', 'x' * 40, ''])
+def test_an_owner_that_is_no_account_name_is_one_sentence(owner):
+    with pytest.raises(VirtopsError) as err:
+        content.parse_owner(owner, '/etc/motd')
+    assert str(err.value).startswith("file '/etc/motd': owner ") and '\n' not in str(err.value)
+
+
+def test_names_and_numeric_ids_are_owners():
+    assert content.parse_owner('root', '/x') == ('root', '')
+    assert content.parse_owner('svc-app_1:adm', '/x') == ('svc-app_1', 'adm')
+    assert content.parse_owner('1000:1000', '/x') == ('1000', '1000')
+
+
+@pytest.mark.parametrize('passwd', ['alice:x:oops:1000::/home/alice:/bin/sh\n', 'alice:x\n',
+                                    'alice:x:99999999999:1000::/home/alice:/bin/sh\n'])
+def test_a_malformed_passwd_entry_of_the_image_is_refused_not_trusted(passwd):
+    with pytest.raises(VirtopsError, match="the user entry of 'alice' in the image"):
+        content.resolve_owner('alice', passwd, 'alice:x:1000:\n', '/home/alice/x')
