@@ -90,8 +90,9 @@ def _step_results(out):
 @pytest.mark.parametrize('scenario_hosts', SCENARIO_ROLES, indirect=True, ids=SCENARIO_ROLES)
 def test_molecule_scenario(scenario_hosts):
     role = scenario_hosts
-    if role == 'console_proxy' and not (shutil.which('websockify') and os.path.isdir('/usr/share/novnc')):
-        pytest.skip('needs websockify and novnc (scripts/debian-packages.txt)')
+    if role == 'console_proxy':
+        assert shutil.which('websockify') and os.path.isdir('/usr/share/novnc'), \
+            'the console_proxy scenario needs websockify and novnc (scripts/debian-packages.txt)'
     env = molecule_env(role)
     start = time.monotonic()
     try:
