@@ -115,6 +115,22 @@ def comm(pid):
         return ''
 
 
+def qemu_pids(guest):
+    """The live QEMU processes running the guest named ``guest`` (libvirt passes ``-name guest=NAME,...``), on
+    whichever lab host: they all share this machine's process table."""
+    found = []
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit():
+            continue
+        args = cmdline(int(entry))
+        if not args or not os.path.basename(args[0]).startswith('qemu-system'):
+            continue
+        names = [args[i + 1] for i, arg in enumerate(args[:-1]) if arg == '-name']
+        if any(name.split(',')[0] == 'guest=' + guest for name in names) and pid_alive(int(entry)):
+            found.append(int(entry))
+    return found
+
+
 def pid_is(pid, program, *needles):
     """Is pid a live `program` whose command line contains every needle?"""
     if not pid_alive(pid):
