@@ -69,6 +69,8 @@ _LOCK = []
 def pytest_collection_finish(session):
     """Take the lab's session lock before the first test starts, when any test will use the lab: waiting for
     another session to finish must not count against a test's time limit (pytest-timeout)."""
+    if session.config.option.collectonly:
+        return
     if any('lab_session' in getattr(item, 'fixturenames', ()) for item in session.items):
         _LOCK.append(SessionLock(log=_log).acquire(shared=SIDE_BY_SIDE))
 

@@ -35,3 +35,67 @@ def test_nothing_until_the_end_marker_arrived():
     data = _through_sh('echo partial', '1234')
     assert console.parse_output(data[:data.index('@@END-1234')], '1234') is None
     assert console.parse_output(console.command_line('echo x', '1234'), '1234') is None
+
+
+class _FakeConsole:
+    """A TCP 'serial console' on 127.0.0.1 that prints the tiny guest's prompt and echoes what it is sent, as a
+    terminal does; with ``runs`` it also runs each line with sh and prints its output (a shell that works)."""
+
+    def __init__(self, runs):
+        import socket
+        import threading
+        self.runs = runs
+        self.server = socket.socket()
+        self.server.bind(('127.0.0.1', 0))
+        self.server.listen(1)
+        self.port = self.server.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        conn, _addr = self.server.accept()
+        with conn:
+            conn.sendall(console.PROMPT)
+            pending = b''
+            while True:
+                data = conn.recv(4096)
+                if not data:
+                    return
+                conn.sendall(data)                       # the terminal's echo
+                pending += data
+                while b'\r\n' in pending:
+                    line, pending = pending.split(b'\r\n', 1)
+                    if self.runs and line.strip():
+                        ran = subprocess.run(['sh', '-c', line.decode()], capture_output=True, check=False)
+                        conn.sendall(ran.stdout.replace(b'\n', b'\r\n'))
+                    conn.sendall(console.PROMPT)
+
+    def close(self):
+        self.server.close()
+
+
+def test_a_shell_that_only_echoes_is_a_time_out_not_an_answer():
+    """The check that could not fail: a console that echoes 'echo still-here' without running it used to pass
+    `'still-here' in serial_shell(...)`; now nothing comes back but a ConsoleTimeout."""
+    fake = _FakeConsole(runs=False)
+    try:
+        try:
+            out = console.serial_shell(fake.port, 'echo still-here', timeout=2)
+        except console.ConsoleTimeout as err:
+            assert 'did not finish within 2 s' in str(err)
+        else:
+            raise AssertionError('serial_shell returned %r from a console that ran nothing' % out)
+    finally:
+        fake.close()
+
+
+def test_a_shell_that_runs_commands_answers():
+    fake = _FakeConsole(runs=True)
+    try:
+        assert console.serial_shell(fake.port, 'echo still-here', timeout=10) == 'still-here\n'
+    finally:
+        fake.close()
+    fake = _FakeConsole(runs=True)
+    try:
+        console.assert_shell_answers(fake.port, timeout=10)
+    finally:
+        fake.close()
