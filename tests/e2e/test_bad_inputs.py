@@ -435,8 +435,8 @@ def _remove_what_a_case_made(conn, before):
 
 
 @pytest.mark.parametrize('module, params, names, secret', CASES)
-def test_bad_input_is_refused_in_one_sentence_and_changes_nothing(request, libvirt_conn, world, module, params, names,
-                                                                 secret):
+def test_bad_input_is_refused_in_one_sentence_and_changes_nothing(request, libvirt_conn, world,
+                                                                  module, params, names, secret):
     args = _with_boot(params, world)
     before = libvirt_snapshot(libvirt_conn, paths=[WORK])
     try:

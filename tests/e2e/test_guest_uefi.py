@@ -35,7 +35,7 @@ def test_uefi_guest_boots_and_nvram_is_removed(libvirt_conn, tiny_image):
         assert _firmware_seen_inside(libvirt_conn.lookupByName(NAME)) == '64', 'the guest kernel sees no EFI firmware'
         assert not run_module('guest', **params).changed
         # the control: the same guest with BIOS firmware sees none
-        bios = run_module('guest', **dict(params, firmware='bios', allow_restart=True))
+        bios = run_module('guest', **(params | dict(firmware='bios', allow_restart=True)))
         assert not bios.failed and bios['guest']['firmware'] == 'bios', bios.msg
         assert _firmware_seen_inside(libvirt_conn.lookupByName(NAME)) == 'no-efi', 'a BIOS guest sees EFI firmware'
         gone = run_module('guest', name=NAME, state='absent')

@@ -43,6 +43,10 @@ class Exec:
     err: str
 
 
+def _decoded(status, key):
+    return base64.b64decode(status.get(key) or '').decode(errors='replace')
+
+
 def run(dom, argv, stdin=None, timeout=120):
     """Run ``argv`` inside the guest; returns its exit status and output. Raises when it has not ended in time."""
     request = {'path': argv[0], 'arg': list(argv[1:]), 'capture-output': True}
@@ -53,8 +57,7 @@ def run(dom, argv, stdin=None, timeout=120):
     while True:
         status = command(dom, 'guest-exec-status', {'pid': pid})
         if status.get('exited'):
-            decode = lambda key: base64.b64decode(status.get(key) or '').decode(errors='replace')  # noqa: E731
-            return Exec(status.get('exitcode'), decode('out-data'), decode('err-data'))
+            return Exec(status.get('exitcode'), _decoded(status, 'out-data'), _decoded(status, 'err-data'))
         if time.monotonic() > deadline:
             raise AssertionError('%s did not end in %s within %d s' % (' '.join(argv), dom.name(), timeout))
         time.sleep(0.3)

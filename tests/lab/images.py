@@ -67,7 +67,6 @@ SPECS = {
 UEFI_CMDLINE = 'root=LABEL=root rw console=ttyS0 panic=-1'
 
 
-
 def say(msg):
     print('[lab images] %s' % msg, flush=True)
 

@@ -21,7 +21,7 @@ from lab import tally
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SUMMARY = os.path.join(REPO, 'docs', 'reliability-summary.md')
-QUOTING = [os.path.join(REPO, 'README.md'), os.path.join(REPO, 'docs', 'reliability.md')]
+QUOTING = (os.path.join(REPO, 'README.md'), os.path.join(REPO, 'docs', 'reliability.md'))
 BEGIN, END = '<!-- reliability-summary: written by scripts/run-tests.sh -->', '<!-- /reliability-summary -->'
 QUOTE = re.compile(re.escape(BEGIN) + '.*?' + re.escape(END), re.S)
 NO_RUN_YET = 'No full run has been recorded yet: `make test` writes this.'
