@@ -9,6 +9,7 @@ from lab.console import wait_for_log
 from lab.runner import run_module
 
 NAME = 'lab-uefi'
+BIOS = 'lab-uefi-bios'
 FULL = 'lab-uefi-full'
 # inside the guest: the firmware's word size, which only EFI firmware publishes (64 for OVMF on x86_64)
 EFI_CHECK = 'cat /sys/firmware/efi/fw_platform_size 2>/dev/null || echo no-efi'
@@ -34,14 +35,15 @@ def test_uefi_guest_boots_and_nvram_is_removed(libvirt_conn, tiny_image):
         wait_for_log(result['guest']['consoles']['serial_log'], tiny_image.marker, timeout=120)
         assert _firmware_seen_inside(libvirt_conn.lookupByName(NAME)) == '64', 'the guest kernel sees no EFI firmware'
         assert not run_module('guest', **params).changed
-        # the control: the same guest with BIOS firmware sees none
-        bios = run_module('guest', **(params | dict(firmware='bios', allow_restart=True)))
-        assert not bios.failed and bios['guest']['firmware'] == 'bios', bios.msg
-        assert _firmware_seen_inside(libvirt_conn.lookupByName(NAME)) == 'no-efi', 'a BIOS guest sees EFI firmware'
         gone = run_module('guest', name=NAME, state='absent')
         assert gone.changed and not os.path.exists(nvram), 'NVRAM left behind'
+        # the control: the same guest with BIOS firmware sees none
+        bios = run_module('guest', **(params | dict(name=BIOS, firmware='bios')))
+        assert not bios.failed and bios['guest']['firmware'] == 'bios', bios.msg
+        assert _firmware_seen_inside(libvirt_conn.lookupByName(BIOS)) == 'no-efi', 'a BIOS guest sees EFI firmware'
     finally:
-        run_module('guest', name=NAME, state='absent')
+        for name in (NAME, BIOS):
+            run_module('guest', name=name, state='absent')
 
 
 @pytest.mark.slow

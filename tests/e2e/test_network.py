@@ -138,12 +138,13 @@ TRUNK, TRUNK_PEER = 'vopsvlt0', 'vopsvlt1'      # a veth pair of the test's own:
 
 
 def kernel_has_8021q():
-    """Can this kernel make a VLAN sub-interface? Tried on a dummy link in a throwaway network namespace (the
-    kernel loads 8021q on demand, as the module's modprobe would)."""
+    """Can this kernel make a VLAN sub-interface? Tried on a veth link in a throwaway network namespace (the kernel
+    loads 8021q on demand, as the module's modprobe would; a veth pair, which the lab needs anyway, rather than a
+    dummy link, which a kernel may lack)."""
     ip_cmd('netns', 'del', PROBE_NS, check=False)
     ip_cmd('netns', 'add', PROBE_NS)
     try:
-        ip_cmd('-n', PROBE_NS, 'link', 'add', 'probe0', 'type', 'dummy')
+        ip_cmd('-n', PROBE_NS, 'link', 'add', 'probe0', 'type', 'veth', 'peer', 'name', 'probe1')
         return ip_cmd('-n', PROBE_NS, 'link', 'add', 'link', 'probe0', 'name', 'probe0.5', 'type', 'vlan', 'id', '5',
                       check=False).returncode == 0
     finally:
