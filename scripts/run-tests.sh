@@ -29,6 +29,18 @@ fi
 lane_minutes=${VIRTOPS_LANE_TIMEOUT_MIN:-60}
 started=$(date +%s)
 
+# The lanes share the lab; no other test session may use it meanwhile (it would change what the lanes compare). The
+# lab's session lock is held here for the whole run, and the lanes' sessions know it (VIRTOPS_LAB_LOCK_HELD).
+lock_file=$("$venv/python" -c 'from lab.proc import LOCK_FILE; print(LOCK_FILE)')
+mkdir -p "$(dirname "$lock_file")"
+exec 9>>"$lock_file"
+if ! flock -n 9; then
+    say "waiting for another test session to finish with the lab ..."
+    flock 9
+fi
+printf '%d\n' "$$" >"$lock_file"
+export VIRTOPS_LAB_LOCK_HELD=$$
+
 say "starting the main libvirtd and building the lab images both lanes use"
 "$venv/python" -m lab.cli up --default-network || exit 1
 "$venv/python" -m lab.images build all || exit 1

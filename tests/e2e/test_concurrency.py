@@ -140,7 +140,8 @@ def two_hosts(third_host, host_nine, boot):
     conns = [libvirt.open(h.uri) for h in (third_host, host_nine)]
     names = ['lab-ri-f%d-%d' % (h.index, i) for h in (third_host, host_nine) for i in range(PER_HOST)]
     for conn in conns:
-        for name in names:
+        # this file's other guest too: its volumes (the console log) live in the instance pool
+        for name in names + [NAME]:
             guests.remove_guest(conn, name)
         _drop_instance_pool(conn)
     yield (third_host, host_nine), conns

@@ -6,9 +6,11 @@ What makes pre-copy unable to finish does not depend on how fast the guest gets 
 - where the migration must not converge by itself, the pause QEMU may take at the switch-over is 1 ms, so it would
   have to find fewer than two dirty pages left at the end of a pass, which a running guest with any activity never
   leaves (NO_CONVERGE);
-- where auto-converge has to do the work, the link is capped at 1 MiB/s, which even a guest that gets a sliver of a
-  CPU outruns; the test sees in QEMU's own job statistics, sampled while the migration runs, that QEMU found the
-  guest dirtying more than half of what the link carried (it throttles only then).
+- where auto-converge has to do the work, the guest rewrites 16 MiB at up to 64 MiB/s (its loop sleeps between
+  writes) over a 2 MiB/s link: it outruns the link with a thirtieth of the CPU it can use, and under QEMU's 99%
+  throttle it falls behind the link, so the migration converges; the test sees in QEMU's own job statistics,
+  sampled while the migration runs, that QEMU throttled the guest (it does so only once the guest dirtied more than
+  half of what the link carried).
 Time limits are generous: they only bound a hang."""
 import threading
 import time
@@ -24,15 +26,19 @@ from test_migrate import MIGRATION_URI, agent_sh, assert_runs_once, find, uptime
 from test_migrate import lab_pair, migrating  # noqa: F401  pylint: disable=unused-import
 
 NAME = 'lab-mig-dirty'
-# a fast link, so the first pass over memory takes seconds, and no room to pause: pre-copy cannot finish
-NO_CONVERGE = dict(bandwidth_mib=32, max_downtime_ms=1)
-# a slow link for auto-converge: the guest outruns it until its vCPUs are throttled
-SLOW_LINK_MIB = 1
-# Rewriting a 4 MiB tmpfs file in a loop, alternately from two random patterns, dirties the same pages over and over.
-# Zeros would not do: QEMU sends a zero page as a few bytes.
-DIRTY_LOOP = ("head -c 4194304 /dev/urandom > /run/pa; head -c 4194304 /dev/urandom > /run/pb; cp /run/pa /run/dirty; "
-              "(n=0; while true; do for p in pa pb; do dd if=/run/$p of=/run/dirty bs=1M conv=notrunc 2>/dev/null; "
-              "n=$((n + 1)); echo $n > /run/passes; done; done) >/dev/null 2>&1 </dev/null &")
+# no room to pause at the switch-over: pre-copy cannot finish. The link carries the first pass over memory in
+# seconds, and what is left once a guest is paused (its 16 MiB) in about two, long enough for the module to see
+# the pause that migration_force_complete makes
+NO_CONVERGE = dict(bandwidth_mib=8, max_downtime_ms=1)
+# the link auto-converge has to make the guest fall behind
+SLOW_LINK_MIB = 2
+# Rewriting a 16 MiB tmpfs file, a MiB at a time with a 15 ms pause after each (at most about 64 MiB/s), alternately
+# from two random patterns, dirties the same pages over and over. Zeros would not do: QEMU sends a zero page as a
+# few bytes.
+DIRTY_LOOP = ("head -c 16777216 /dev/urandom > /run/pa; head -c 16777216 /dev/urandom > /run/pb; cp /run/pa /run/dirty; "
+              "(n=0; while true; do for p in pa pb; do i=0; while [ $i -lt 16 ]; do "
+              "dd if=/run/$p of=/run/dirty bs=1M count=1 skip=$i seek=$i conv=notrunc 2>/dev/null; usleep 15000; "
+              "i=$((i + 1)); done; n=$((n + 1)); echo $n > /run/passes; done; done) >/dev/null 2>&1 </dev/null &")
 TIMEOUT = 600
 
 
@@ -103,7 +109,7 @@ def _start(h1, h2, **options):
 
     def work():
         holder['result'] = run_module('migrate', uri=h1.uri, guest=NAME, dest_uri=h2.uri, migration_uri=MIGRATION_URI,
-                                      **options)
+                                      _timeout=TIMEOUT + 60, **options)
     thread = threading.Thread(target=work, daemon=True)
     thread.start()
     return thread, holder
@@ -124,11 +130,11 @@ def _stayed_on_source(src, dst, dom_id, up_before):
 def test_pre_copy_times_out_and_stays(dirty_guest, watch):
     h1, h2, src, dst = dirty_guest
     dom_id, up_before = src.lookupByName(NAME).ID(), uptime(src, NAME)
-    thread, holder = _start(h1, h2, timeout=30, on_timeout='abort', **NO_CONVERGE)
-    watch.past_first_pass(timeout=60)
+    thread, holder = _start(h1, h2, timeout=60, on_timeout='abort', **NO_CONVERGE)
+    watch.past_first_pass(timeout=90)
     result = _join(thread, holder)
     assert result.failed
-    assert_one_sentence(result.msg, NAME, 'did not finish within 30s', 'on the source only')
+    assert_one_sentence(result.msg, NAME, 'did not finish within 60s', 'on the source only')
     assert result['migration']['iterations'] >= 2, 'pre-copy never went past its first pass'
     _stayed_on_source(src, dst, dom_id, up_before)
 
@@ -138,7 +144,7 @@ def test_auto_converge_finishes(dirty_guest, watch):
     up_before = uptime(src, NAME)
     result = run_module('migrate', uri=h1.uri, guest=NAME, dest_uri=h2.uri, migration_uri=MIGRATION_URI,
                         bandwidth_mib=SLOW_LINK_MIB, auto_converge=True, auto_converge_initial=60,
-                        auto_converge_increment=20, max_downtime_ms=500, timeout=TIMEOUT)
+                        auto_converge_increment=20, max_downtime_ms=500, timeout=TIMEOUT, _timeout=TIMEOUT + 60)
     assert not result.failed, result.msg
     # the premise, as QEMU measured it during this migration and the test saw: the guest outran the link
     assert watch.throttled(), 'the test never saw QEMU throttle the guest: %s' % watch.samples[-3:]
@@ -153,7 +159,8 @@ def test_post_copy_finishes(dirty_guest, watch):
     h1, h2, src, dst = dirty_guest
     up_before = uptime(src, NAME)
     result = run_module('migrate', uri=h1.uri, guest=NAME, dest_uri=h2.uri, migration_uri=MIGRATION_URI,
-                        post_copy=True, post_copy_after_seconds=10, timeout=TIMEOUT, **NO_CONVERGE)
+                        post_copy=True, post_copy_after_seconds=10, timeout=TIMEOUT, _timeout=TIMEOUT + 60,
+                        **NO_CONVERGE)
     assert not result.failed, result.msg
     stats = result['migration']
     assert stats['mode_used'] == 'post-copy' and 'postcopy' in stats['flags'], stats
