@@ -359,8 +359,9 @@ def _with_boot(params, boot):
 
 
 @pytest.fixture(scope='module')
-def world(libvirt_conn, tiny_image):
-    """A stopped guest, a pool holding a 2 GiB volume, a small qcow2 image and a drive directory, all the suite's."""
+def world(libvirt_conn, tiny_image, lab_default_network):
+    """A stopped guest, a pool holding a 2 GiB volume, a small qcow2 image and a drive directory, all the suite's;
+    and libvirt's default network active (the NIC cases name it), whether or not a full run started it."""
     boot = dict(virt_type='qemu', memory_mb=128, kernel=tiny_image.kernel, initrd=tiny_image.initrd,
                 cmdline=tiny_image.cmdline)
     run_module('guest', name=GUEST, state='absent')
