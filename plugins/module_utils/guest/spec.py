@@ -11,7 +11,6 @@ holds) instead of comparing XML text that libvirt rewrites.
 
 
 import re
-import uuid as uuidlib
 
 from ansible_collections.virtops.compute.plugins.module_utils.connection import VirtopsError
 from ansible_collections.virtops.compute.plugins.module_utils.guest import nics as guest_nics
@@ -38,12 +37,6 @@ def validate(name, params):
     if not NAME_PATTERN.match(name or ''):
         raise VirtopsError("guest %r: name must be 1-63 letters, digits, '.', '_', '+' or '-', starting with a letter or digit." % name)
     where = "guest '%s'" % name
-    if params.get('uuid'):
-        # libvirt's schema check refuses it too, but its message does not say which element
-        try:
-            uuidlib.UUID(params['uuid'])
-        except ValueError:
-            raise VirtopsError('%s: uuid %r is not a UUID.' % (where, params['uuid'])) from None
     if params.get('vcpus') is not None and params['vcpus'] < 1:
         raise VirtopsError('%s: vcpus must be at least 1, got %d.' % (where, params['vcpus']))
     if params.get('memory_mb') is not None and params['memory_mb'] < 16:
