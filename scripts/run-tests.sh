@@ -5,18 +5,41 @@
 #           evacuation, host service control, placement, concurrency, the compute_host role, TLS migration,
 #           those roles' molecule scenarios)
 # Most of a lane's time is spent waiting on guests, so two lanes on two cores finish much sooner than one.
-# Lane B's output is kept in .build/lane-b.log and printed when both are done.
+# Lane B's output is kept in .build/lane-b.log and printed when both are done, then each lane's tests (per file),
+# the reliability tally, and the verdict. A lane fails on any failed or skipped test (tests/lab/report.py) or
+# when it runs past VIRTOPS_LANE_TIMEOUT_MIN minutes (default 60; each test also has its own limit, pytest.ini).
+# A full run writes docs/reliability-summary.md and refreshes the block README.md and docs/reliability.md quote
+# from it (tests/lab/lanes.py): commit them after a full run.
 # With arguments, one ordinary pytest session runs them instead (e.g. scripts/run-tests.sh tests/e2e/test_volume.py).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 repo=$(pwd)
 venv="$repo/.venv/bin"
-export PYTHONPATH="$repo/tests" ANSIBLE_COLLECTIONS_PATH="$repo/.build/collections" ANSIBLE_CONFIG="$repo/ansible.cfg"
+# a caller's PYTHONPATH is kept after the lab's (e.g. a developer's extra pytest plugins)
+export PYTHONPATH="$repo/tests${PYTHONPATH:+:$PYTHONPATH}" ANSIBLE_COLLECTIONS_PATH="$repo/.build/collections" \
+    ANSIBLE_CONFIG="$repo/ansible.cfg"
 say() { printf '\033[1m[test]\033[0m %s\n' "$*"; }
 
 if [ "$#" -gt 0 ]; then
     exec "$venv/pytest" "$@"
 fi
+
+# Each test has its own time limit (pytest-timeout, pytest.ini); a lane that still runs past this many minutes
+# (a hang outside any test, or in a call the test's limit cannot interrupt) is interrupted, tears down, and fails.
+lane_minutes=${VIRTOPS_LANE_TIMEOUT_MIN:-60}
+started=$(date +%s)
+
+# The lanes share the lab; no other test session may use it meanwhile (it would change what the lanes compare). The
+# lab's session lock is held here for the whole run, and the lanes' sessions know it (VIRTOPS_LAB_LOCK_HELD).
+lock_file=$("$venv/python" -c 'from lab.proc import LOCK_FILE; print(LOCK_FILE)')
+mkdir -p "$(dirname "$lock_file")"
+exec 9>>"$lock_file"
+if ! flock -n 9; then
+    say "waiting for another test session to finish with the lab ..."
+    flock 9
+fi
+printf '%d\n' "$$" >"$lock_file"
+export VIRTOPS_LAB_LOCK_HELD=$$
 
 say "starting the main libvirtd and building the lab images both lanes use"
 "$venv/python" -m lab.cli up --default-network || exit 1
@@ -24,15 +47,33 @@ say "starting the main libvirtd and building the lab images both lanes use"
 
 mkdir -p .build
 lane_b_log="$repo/.build/lane-b.log"
-tallies=("$repo/.build/tally-a.json" "$repo/.build/tally-b.json")
-rm -f "${tallies[@]}"
+declare -A tally report current
+for lane in A B; do
+    tally[$lane]="$repo/.build/tally-${lane,,}.json"
+    report[$lane]="$repo/.build/lane-${lane,,}-report.json"
+    current[$lane]="$repo/.build/lane-${lane,,}-current-test"
+    rm -f "${tally[$lane]}" "${report[$lane]}" "${current[$lane]}"
+done
+
+# lane_env LANE: the environment of one lane's pytest (tests/lab/report.py and fixtures.py read it), as env's
+# arguments in the array lane_vars
+lane_env() {
+    lane_vars=("VIRTOPS_LAB_LANE=$1" "VIRTOPS_TALLY_FILE=${tally[$1]}" "VIRTOPS_LANE_REPORT=${report[$1]}"
+               "VIRTOPS_CURRENT_TEST=${current[$1]}")
+}
+# Each lane's pytest runs under the lane's time limit: SIGTERM first (the test session turns it into an interrupt
+# and tears its fixtures down), SIGKILL two minutes later if it has not ended. timeout relays a TERM it receives.
+lane_limit=(timeout --kill-after=120 "$((lane_minutes * 60))")
+
 say "lane B (lab hosts 2-7, 9-12) runs alongside; its output follows at the end (also in $lane_b_log)"
-VIRTOPS_LAB_LANE=B VIRTOPS_TALLY_FILE="${tallies[1]}" "$venv/pytest" -m lane_b tests/e2e -p no:cacheprovider >"$lane_b_log" 2>&1 &
+lane_env B
+env "${lane_vars[@]}" "${lane_limit[@]}" "$venv/pytest" -m lane_b tests/e2e -p no:cacheprovider >"$lane_b_log" 2>&1 &
 lane_b=$!
-trap 'kill "$lane_b" 2>/dev/null' INT TERM
+trap 'kill -TERM "$lane_b" 2>/dev/null' INT TERM
 
 say "lane A (unit tests; main host, lab hosts 1 and 8, iSCSI, Open vSwitch)"
-VIRTOPS_LAB_LANE=A VIRTOPS_TALLY_FILE="${tallies[0]}" "$venv/pytest" -m 'not lane_b'
+lane_env A
+env "${lane_vars[@]}" "${lane_limit[@]}" "$venv/pytest" -m 'not lane_b'
 lane_a_rc=$?
 
 if kill -0 "$lane_b" 2>/dev/null; then
@@ -42,7 +83,20 @@ wait "$lane_b"
 lane_b_rc=$?
 say "lane B output:"
 cat "$lane_b_log"
-say "$("$venv/python" -m lab.tally "${tallies[@]}")"
-say "lane A: $([ $lane_a_rc -eq 0 ] && echo passed || echo "FAILED (pytest exit $lane_a_rc)");" \
-    "lane B: $([ $lane_b_rc -eq 0 ] && echo passed || echo "FAILED (pytest exit $lane_b_rc)")"
+
+# verdict LANE RC: how the lane ended, in words
+verdict() {
+    case $2 in
+        0) echo passed ;;
+        124|137) echo "TIMED OUT after $lane_minutes min in $(cat "${current[$1]}" 2>/dev/null || echo '(no test started)')" ;;
+        *) echo "FAILED (pytest exit $2)" ;;
+    esac
+}
+for lane in A B; do
+    "$venv/python" -m lab.lanes show "$lane" "${report[$lane]}"
+done
+say "$("$venv/python" -m lab.tally "${tally[A]}" "${tally[B]}")"
+"$venv/python" -m lab.lanes summary "$(( $(date +%s) - started ))" \
+    "A=${report[A]},${tally[A]}" "B=${report[B]},${tally[B]}" | while read -r line; do say "$line"; done
+say "lane A: $(verdict A $lane_a_rc); lane B: $(verdict B $lane_b_rc)"
 [ "$lane_a_rc" -eq 0 ] && [ "$lane_b_rc" -eq 0 ]

@@ -70,8 +70,10 @@ options:
     type: dict
   admin_pass:
     description:
-      - The admin password (C(admin_pass) in C(meta_data.json)), used by cloudbase-init and other agents that
-        read it. Never shown in results or diffs.
+      - The admin password. C(admin_pass) in C(meta_data.json), which cloudbase-init and other agents read; and,
+        for cloud-init, which does not, a cloud-config in C(vendor_data2.json) (key C(cloud-init)) that sets root's
+        password to a SHA-512 hash of it (cloud-init 22.3 or later; user data can turn vendor data off).
+      - Never shown in results or diffs.
     type: str
   meta:
     description: Free-form key/value metadata (C(meta) in C(meta_data.json)); values become strings.

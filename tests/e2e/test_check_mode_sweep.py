@@ -5,7 +5,9 @@ and leaves libvirt (and the suite's files) identical; the real run that follows 
 too; then a check run and a real run both report no change, so check mode told the truth both ways.
 One-shot verbs (guest_action) are changes every time: there, check and real run both report
 changed and only the check run must leave the state alone. migrate and host run in check mode
-only (their real runs have their own suites and would move or disable a shared lab host).
+only (their real runs have their own suites and would move or disable a shared lab host). The read-only
+modules (host_info, guest_info) report no change in both runs and leave the state alone. Every module of
+plugins/modules has a step (test_every_module_is_swept).
 """
 import os
 import shutil
@@ -31,7 +33,11 @@ POOL_DIR = WORK + '/pool'
 IMAGE = WORK + '/base.qcow2'
 DRIVE = WORK + '/drives/cm.iso'
 SNAP = WORK + '/snap.qcow2'
-FULL, ONESHOT, CHECK_ONLY = 'full', 'oneshot', 'check-only'
+INJECT_IMAGE = WORK + '/inject.qcow2'       # an overlay of the full lab image: disk_inject needs an OS inside
+BATCH = [PREFIX + '-b1', PREFIX + '-b2']
+FULL, ONESHOT, CHECK_ONLY, READ_ONLY = 'full', 'oneshot', 'check-only', 'read-only'
+MODULES_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                           'plugins', 'modules')
 BOOT = object()
 SSH = [dict(protocol='tcp', port_range_min=22)]
 WEB = SSH + [dict(protocol='tcp', port_range_min=80, port_range_max=81)]
@@ -67,7 +73,9 @@ STEPS = [
     step('start', 'storage_pool', dict(name=POOL, state='present')),
     step('create', 'volume', dict(pool=POOL, name=VOLUME, size_gb=1)),
     step('grow', 'volume', dict(pool=POOL, name=VOLUME, size_gb=2)),
+    step('facts', 'host_info', dict(probe=False), READ_ONLY),
     step('define', 'guest', dict(GUEST_OPTS, state='stopped')),
+    step('facts', 'guest_info', dict(name=GUEST), READ_ONLY),
     step('start', 'guest', dict(GUEST_OPTS, state='running')),
     step('pause', 'guest', dict(GUEST_OPTS, state='paused')),
     step('resume', 'guest', dict(GUEST_OPTS, state='running')),
@@ -88,6 +96,13 @@ STEPS = [
     step('suspend', 'guest', dict(GUEST_OPTS, state='suspended', vcpus=2, memory_mb=160,
                                   nics=[dict(user=True, mac='52:54:00:b1:00:01')])),
     step('absent', 'guest', dict(name=GUEST, state='absent')),
+    step('define-two', 'guests', dict(guests=[dict(GUEST_OPTS, name=name, storage_pool=None, state='stopped')
+                                              for name in BATCH])),
+    step('memory-of-two', 'guests', dict(guests=[dict(GUEST_OPTS, name=name, storage_pool=None, state='stopped',
+                                                      memory_mb=144) for name in BATCH])),
+    step('absent-two', 'guests', dict(guests=[dict(name=name, state='absent') for name in BATCH])),
+    step('add-file', 'disk_inject', dict(image=INJECT_IMAGE, libguestfs_tcg=True,
+                                         files=[dict(path='/etc/virtops-sweep', content='check mode\n')])),
     step('delete', 'volume', dict(pool=POOL, name=VOLUME, state='absent')),
     step('delete', 'storage_pool', dict(name=POOL, state='absent', delete_path=True)),
     step('disable-this-host', 'host', dict(state='OTHER', reason='check-mode sweep'), CHECK_ONLY),
@@ -95,7 +110,8 @@ STEPS = [
 
 
 def _clean(conn):
-    run_module('guest', name=GUEST, state='absent')
+    for name in [GUEST] + BATCH:
+        run_module('guest', name=name, state='absent')
     for params in (dict(usage='volume', usage_id=SECRET), ):
         run_module('secret', state='absent', **params)
     run_module('nwfilter', name=FILTER, state='absent')
@@ -105,10 +121,12 @@ def _clean(conn):
 
 
 @pytest.fixture(scope='module')
-def sweep(libvirt_conn, tiny_image, lab_host1):
+def sweep(libvirt_conn, tiny_image, full_image, lab_host1):
     _clean(libvirt_conn)
     os.makedirs(os.path.dirname(DRIVE))
     subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', IMAGE, '16M'], check=True)
+    subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', full_image.disk, INJECT_IMAGE],
+                   check=True)
     host = run_module('host_info', probe=False)
     assert not host.failed, host.msg
     other = 'disabled' if host['host']['service_state'] != 'disabled' else 'enabled'
@@ -119,16 +137,22 @@ def sweep(libvirt_conn, tiny_image, lab_host1):
 
 
 def _filled(params, fill):
+    """``params`` with the placeholders replaced, in the guests module's items too; a None value is left out."""
     out = dict(fill['BOOT']) if params.get('BOOT') else {}
     for key, value in params.items():
-        if key != 'BOOT':
-            out[key] = fill.get(value, value) if isinstance(value, str) else value
+        if key == 'BOOT' or value is None:
+            continue
+        if isinstance(value, str):
+            value = fill.get(value, value)
+        elif isinstance(value, list):
+            value = [_filled(item, fill) if isinstance(item, dict) else item for item in value]
+        out[key] = value
     return out
 
 
 def _state(conn, second_conn):
     # the pool directory is left to libvirt's volume listing: a running guest writes its console log there
-    state = libvirt_snapshot(conn, paths=[os.path.dirname(DRIVE), SNAP, IMAGE, '/etc/ansible/facts.d'])
+    state = libvirt_snapshot(conn, paths=[os.path.dirname(DRIVE), SNAP, IMAGE, INJECT_IMAGE, '/etc/ansible/facts.d'])
     if second_conn is not None:
         state.update(('lab-host1 ' + key, value) for key, value in libvirt_snapshot(second_conn, refresh=False).items())
     return state
@@ -150,22 +174,30 @@ def second_conn(lab_host1):
 
 
 @pytest.mark.parametrize('module, params, kind', STEPS)
-def test_check_mode_changes_nothing_and_tells_the_truth(libvirt_conn, sweep, second_conn, module, params, kind):
+def test_check_mode_changes_nothing_and_tells_the_truth(request, libvirt_conn, sweep, second_conn, module, params,
+                                                        kind):
     args = _filled(params, sweep)
     watched = second_conn if module == 'migrate' else None
     before = _state(libvirt_conn, watched)
     checked = run_module(module, check=True, **args)
     assert not checked.failed, 'check run failed: %s' % checked.msg
     assert not _same(before, _state(libvirt_conn, watched)), 'check mode changed %s' % _same(before, _state(libvirt_conn, watched))
+    if kind == READ_ONLY:
+        assert not checked.changed, 'a read-only module reported a change in check mode: %r' % (checked.data,)
+        done = run_module(module, **args)
+        assert not done.failed and not done.changed, 'the real run of a read-only module: %r' % (done.data,)
+        assert not _same(before, _state(libvirt_conn, watched)), 'a read-only module changed %s' % _same(
+            before, _state(libvirt_conn, watched))
+        return
     assert checked.changed, 'check mode reported no change for a change: %r' % (checked.data,)
     if kind == CHECK_ONLY:
-        tally.add('check-mode changes compared', 1)
+        tally.case('check-mode changes compared', request.node.callspec.id)
         return
     done = run_module(module, **args)
     assert not done.failed, 'the real run failed: %s' % done.msg
     assert done.changed, 'the real run reported no change after check mode reported one'
     if kind == ONESHOT:
-        tally.add('check-mode changes compared', 1)
+        tally.case('check-mode changes compared', request.node.callspec.id)
         return
     settled = _state(libvirt_conn, None)
     again = run_module(module, check=True, **args)
@@ -173,4 +205,10 @@ def test_check_mode_changes_nothing_and_tells_the_truth(libvirt_conn, sweep, sec
     assert not _same(settled, _state(libvirt_conn, None))
     repeat = run_module(module, **args)
     assert not repeat.failed and not repeat.changed, 'second real run: %r' % (repeat.data,)
-    tally.add('check-mode changes compared', 2)
+    tally.case('check-mode changes compared', request.node.callspec.id)
+
+
+def test_every_module_is_swept():
+    modules = sorted(name[:-3] for name in os.listdir(MODULES_DIR) if name.endswith('.py') and name != '__init__.py')
+    swept = set(param.values[0] for param in STEPS)
+    assert swept == set(modules), 'modules without a check-mode step: %s' % sorted(set(modules) - swept)

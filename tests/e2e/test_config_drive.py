@@ -5,8 +5,9 @@
    nothing written.
 2. The tiny guest mounts a drive labelled config-2 at boot; what it reads there (iso9660 and vfat) is what the
    module wrote.
-3. The full Debian guest's cloud-init applies the drive: hostname, ssh key, user_data, static address from
-   network_data.json, injected file, each checked inside the guest through the guest agent.
+3. The full Debian guest's cloud-init applies the drive: hostname, ssh key, root's password from admin_pass,
+   user_data, static address from network_data.json, injected file, each checked inside the guest through the
+   guest agent.
 """
 import base64
 import json
@@ -16,6 +17,7 @@ import shutil
 import stat
 import tempfile
 import time
+import warnings
 
 import libvirt
 import libvirt_qemu
@@ -24,6 +26,10 @@ import pytest
 from lab.checks import assert_one_sentence
 from lab.console import serial_shell, wait_for_log
 from lab.runner import run_module
+
+with warnings.catch_warnings():
+    warnings.simplefilter('ignore', DeprecationWarning)
+    import crypt  # the host's libcrypt checks the guest's SHA-512 and yescrypt hashes
 
 PASSWORD = 'Adm1n-Pa55-for-config-drive'
 SSH_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHZpcnRvcHMtY29uZmlnLWRyaXZlLXRlc3Qta2V5 ops@virtops'
@@ -267,6 +273,10 @@ def test_full_guest_cloud_init_applies_the_drive(libvirt_conn, full_image, drive
         print('cloud-init status:\n%s\nits warnings and errors:\n%s' % (status, problems[-4000:]))
 
         assert guest_exec(domain, '/usr/bin/hostname')[1].strip() == 'cd-full-guest'
+        # admin_pass: root (locked in the image) now has a hash of the drive's password, set by cloud-init
+        shadow = guest_exec(domain, '/usr/bin/getent', 'shadow', 'root')[1].split(':')[1]
+        assert crypt.crypt(PASSWORD, shadow) == shadow, 'root\'s password is not the admin_pass: %r' % shadow[:3]
+        assert crypt.crypt(PASSWORD + 'x', shadow) != shadow
         keys = guest_exec(domain, '/usr/bin/cat', '/root/.ssh/authorized_keys')[1]
         assert SSH_KEY in keys, keys
         assert guest_exec(domain, '/usr/bin/cat', '/var/tmp/virtops-user-data')[1] == 'from-user-data\n'

@@ -83,7 +83,7 @@ def test_a_file_that_is_not_our_drive_is_left_alone(drive_dir, kind):
             assert REFUSAL in result.msg or 'not a regular file' in result.msg, result.msg
             assert digest(kept) == before and listing(drive_dir) == files, 'the file changed or a file was added'
             assert os.path.islink(dest) == (kind == 'symlink')
-            tally.add('bad inputs tried')
+            tally.case('bad inputs tried', 'config_drive over a %s, check=%s, state=%s' % (kind, check, state))
     if kind == 'symlink':
         return
     # positive control: told to, the module replaces it; then it is a drive of ours and changes without force

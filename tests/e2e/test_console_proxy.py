@@ -81,7 +81,7 @@ def test_first_run_serves_the_guest(proxy, cp_vars):
     assert oct(os.stat(os.path.join(config, 'targets')).st_mode & 0o777) == '0o640'
     # the token stays out of the job output: the operator reads the URL from the root-only tokens.json
     assert token not in stdout and '%s: URL in %s/tokens.json (root only)' % (NAME, config) in stdout
-    tally.add('secrets scanned', 1)
+    tally.case('places scanned for secrets', 'console_proxy role output and token files')
 
 
 def test_second_run_changes_nothing(proxy, cp_vars):
@@ -103,7 +103,7 @@ def test_check_mode_changes_nothing(proxy, cp_vars, libvirt_conn):
     assert '"would restart": ["websockify"]' in stdout, stdout[-3000:]
     assert config_state(cp_vars) == before and own_libvirt(libvirt_conn) == libvirt_before
     assert listening(PORT) and not listening(PORT + 3)
-    tally.add('check-mode changes compared', 1)
+    tally.case('check-mode changes compared', 'console_proxy role')
 
 
 GRAY_JS = """(async (src) => {
@@ -172,10 +172,12 @@ def token_of(urls):
 def test_wrong_token_is_refused_by_websockify(proxy):
     token = token_of(proxy[0])
     assert greeting(PORT, token).startswith(b'RFB 003.')
-    for bad in (token[:-1] + ('x' if token[-1] != 'x' else 'y'), '', token.lower() + 'a'):
+    wrong = {'a token one character off': token[:-1] + ('x' if token[-1] != 'x' else 'y'), 'an empty token': '',
+             'a longer lower-case token': token.lower() + 'a'}
+    for what, bad in wrong.items():
         got = greeting(PORT, bad)
         assert not got, 'token %r reached the guest: %r' % (bad, got)
-    tally.add('bad inputs tried', 3)
+        tally.case('bad inputs tried', 'console URL with ' + what)
 
 
 def test_url_follows_the_guest_when_its_vnc_port_moves(proxy, cp_guest, cp_vars):
@@ -206,13 +208,13 @@ def test_url_follows_the_guest_when_its_vnc_port_moves(proxy, cp_guest, cp_vars)
     (dict(console_proxy_tls_key='/etc/ssl/private/none.key'), ['console_proxy_tls_key']),
     (dict(console_proxy_tls_cert='/etc/ssl/certs/lab-cp-none.pem'), ['console_proxy_tls_cert', 'lab-cp-none.pem']),
 ], ids=['port', 'unknown-guest', 'key-without-cert', 'missing-cert'])
-def test_bad_variables_fail_clearly(proxy, cp_vars, libvirt_conn, overrides, must_name):
+def test_bad_variables_fail_clearly(request, proxy, cp_vars, libvirt_conn, overrides, must_name):
     before, libvirt_before = config_state(cp_vars), own_libvirt(libvirt_conn)
     stats, results, _stdout = run_role(cp_vars, console_proxy_install_packages=False, **overrides)
     assert stats['failures'] == 1
     assert_one_sentence(failure_message(results), *must_name)
     assert config_state(cp_vars) == before and own_libvirt(libvirt_conn) == libvirt_before
-    tally.add('bad inputs tried', 1)
+    tally.case('bad inputs tried', 'console_proxy role: ' + request.node.callspec.id)
 
 
 def test_absent_stops_the_proxy(proxy, cp_vars):

@@ -121,7 +121,7 @@ def test_first_run_prints_addresses_and_keeps_secrets_out(proxy, rdp_vars):
     config = rdp_vars['console_proxy_config_dir']
     assert oct(os.stat(os.path.join(config, 'tokens.json')).st_mode & 0o777) == '0o600'
     assert os.stat(os.path.join(config, 'tokens.json')).st_uid == 0
-    tally.add('secrets scanned', 2)
+    tally.case('places scanned for secrets', 'console_proxy RDP job output and tokens.json')
 
 
 def test_daemons_run_unprivileged(proxy, rdp_vars):
@@ -160,7 +160,7 @@ def test_rdp_shows_the_guest_and_refuses_a_wrong_password(proxy, rdp_vars, scree
     finally:
         client.close()
     assert not shows_text(gray, width, height)
-    tally.add('bad inputs tried', 1)
+    tally.case('bad inputs tried', 'RDP login with a wrong password')
 
 
 def test_relay_checks_the_password_itself(proxy, rdp_vars):
@@ -170,7 +170,7 @@ def test_relay_checks_the_password_itself(proxy, rdp_vars):
     assert rfb_login(relay, password) == desktop(NAME)
     for bad in (password.lower() if password.lower() != password else password.upper(), '', 'x' + password[:7]):
         assert rfb_login(relay, bad) is None, 'password %r reached the guest' % bad
-    tally.add('bad inputs tried', 3)
+    tally.case('bad inputs tried', 'RFB relay: wrong, empty and truncated passwords')
 
 
 def test_operators_certificate_on_rdp_and_https(proxy, rdp_vars):
@@ -204,7 +204,7 @@ def test_check_mode_changes_nothing(proxy, rdp_vars):
     assert '"would stop": ["relay-%d", "xrdp-%d"]' % (RDP_PORT, RDP_PORT) in stdout
     assert config_state(rdp_vars) == before
     assert listening(RDP_PORT) and not listening(RDP_PORT + 5)
-    tally.add('check-mode changes compared', 1)
+    tally.case('check-mode changes compared', 'console_proxy RDP after a VNC port move')
 
 
 def test_same_address_follows_the_guest_to_a_new_vnc_port(proxy, rdp_vars, rdp_guest, xserver, libvirt_conn):
@@ -269,7 +269,7 @@ def test_tokens_are_bound_to_the_guest_not_its_name(proxy, rdp_vars, tiny_image)
         run_module('guest', name=REUSE, state='absent')
         stats, results, _stdout = run_role(rdp_vars)
         assert stats['failures'] == 0, failure_message(results)
-    tally.add('bad inputs tried', 4)
+    tally.case('bad inputs tried', 'console and RDP secrets of a deleted guest of the same name')
 
 
 def test_tokens_expire_after_their_lifetime(proxy, rdp_vars):
@@ -314,7 +314,7 @@ def test_bad_variables_fail_clearly(proxy, rdp_vars, overrides, must_name):
     assert stats['failures'] == 1
     assert_one_sentence(failure_message(results), *must_name)
     assert config_state(rdp_vars) == before
-    tally.add('bad inputs tried', 1)
+    tally.case('bad inputs tried', 'console_proxy variables: %s' % ', '.join(must_name))
 
 
 def test_no_log_holds_a_secret(proxy, rdp_vars):
@@ -325,7 +325,7 @@ def test_no_log_holds_a_secret(proxy, rdp_vars):
             text = handle.read()
         for secret in SEEN:
             assert secret not in text, 'the log %s holds a token or an RDP password' % name
-    tally.add('secrets scanned', len(SEEN))
+    tally.case('places scanned for secrets', 'websockify, xrdp and relay logs')
 
 
 def test_absent_removes_everything(proxy, rdp_vars):

@@ -22,7 +22,7 @@ with warnings.catch_warnings():
     warnings.simplefilter('ignore', DeprecationWarning)
     import crypt
 
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(not guestfs_ops.HAS_GUESTFS, reason='libguestfs is not installed')]
+pytestmark = pytest.mark.slow
 
 GUEST = 'lab-inject'
 GIB = 1024 ** 3

@@ -15,7 +15,7 @@ import pytest
 
 from lab import tally
 from lab.checks import assert_one_sentence, libvirt_snapshot
-from lab.console import serial_shell
+from lab.console import assert_shell_answers, serial_shell
 from lab.runner import run_module
 
 NAME = 'lab-fi-guest'
@@ -29,7 +29,7 @@ BASE_MIB = 96
 POOL = 'lab-fi-full-pool'
 AGENT_CHANNEL = 'org.qemu.guest_agent.0'
 START_AGENT = ('for p in /sys/class/virtio-ports/*; do [ "$(cat $p/name)" = %s ] && '
-               'qemu-ga -m virtio-serial -p /dev/$(basename $p) -d -f /run/qemu-ga.pid; done; echo agent-started'
+               'qemu-ga -m virtio-serial -p /dev/$(basename $p) -d -f /run/qemu-ga.pid; done'
                % AGENT_CHANNEL)
 
 
@@ -97,7 +97,7 @@ def guest(libvirt_conn, params, full_fs):
     run_module('guest', name=NAME, state='absent')
     made = run_module('guest', **params)
     assert not made.failed, made.msg
-    assert '@@DONE@@' in shell('echo ready')
+    assert_shell_answers(PORT)
     yield libvirt_conn.lookupByName(NAME)
     run_module('guest', name=NAME, state='absent')
 
@@ -129,10 +129,10 @@ def test_killed_qemu_is_reported_and_recovered(guest, params, libvirt_conn):
     recovered = run_module('guest', **params)
     assert not recovered.failed and recovered.changed, recovered.msg
     assert recovered['guest']['state'] == 'running'
-    assert '@@DONE@@' in shell('echo back'), 'the recovered guest does not answer on its console'
+    assert_shell_answers(PORT)
     assert not run_module('guest', **params).changed
-    tally.add('faults injected', 1)
-    tally.add('check-mode changes compared', 1)
+    tally.case('faults injected', 'QEMU killed under a running guest')
+    tally.case('check-mode changes compared', 'guest: recovering a crashed guest')
 
 
 def test_agent_timeout_bad_input(guest, libvirt_conn):
@@ -143,14 +143,14 @@ def test_agent_timeout_bad_input(guest, libvirt_conn):
         result = run_module(module, **args)
         assert result.failed, args
         assert_one_sentence(result.msg, NAME, 'agent_timeout')
+        tally.case('bad inputs tried', '%s: agent_timeout %s' % (module, args['agent_timeout']))
     assert mine(libvirt_conn) == before
     assert not os.path.exists(os.path.join(WORK_DIR, 'bad.qcow2'))
-    tally.add('bad inputs tried', 2)
 
 
 def test_agent_absent_fails_at_once(guest):
     _wait(lambda: _agent_answers(guest), 60, 'the guest agent to answer')
-    assert 'stopped' in shell('kill $(cat /run/qemu-ga.pid); echo stopped')
+    assert 'AGENT-STOPPED' in shell('kill $(cat /run/qemu-ga.pid) && echo AGENT-STO""PPED')
     try:
         _wait(lambda: not _agent_answers(guest), 20, 'the guest agent to go away')
         started = time.monotonic()
@@ -162,7 +162,7 @@ def test_agent_absent_fails_at_once(guest):
     finally:
         shell(START_AGENT)
     _wait(lambda: _agent_answers(guest), 60, 'the restarted guest agent to answer')
-    tally.add('faults injected', 1)
+    tally.case('faults injected', 'guest agent stopped under set_password')
 
 
 def test_hung_agent_is_bounded(guest):
@@ -172,7 +172,7 @@ def test_hung_agent_is_bounded(guest):
         if os.path.exists(leftover):
             os.unlink(leftover)
     chain = _disk_chain(guest)
-    assert 'hung' in shell('kill -STOP $(cat /run/qemu-ga.pid); echo hung')
+    assert 'AGENT-HUNG' in shell('kill -STOP $(cat /run/qemu-ga.pid) && echo AGENT-HU""NG')
     try:
         started = time.monotonic()
         result = run_module('guest_action', name=NAME, action='set_password', password='fault-2', agent_timeout=4)
@@ -198,7 +198,7 @@ def test_hung_agent_is_bounded(guest):
     _wait(lambda: _agent_answers(guest), 60, 'the resumed guest agent to answer')
     done = run_module('guest_action', name=NAME, action='set_password', password='fault-3', agent_timeout=20)
     assert not done.failed and done.changed, done.msg
-    tally.add('faults injected', 1)
+    tally.case('faults injected', 'guest agent hung under set_password and a quiesced snapshot')
 
 
 def test_snapshot_onto_full_fs(guest, full_fs):
@@ -216,7 +216,7 @@ def test_snapshot_onto_full_fs(guest, full_fs):
     assert guest.state()[0] == libvirt.VIR_DOMAIN_RUNNING and guest.ID() == boot_id
     assert '<mirror' not in guest.XMLDesc(0) and _disk_chain(guest) == chain, 'the disk chain changed'
     assert not guest.blockJobInfo('vda', 0), 'a block job was left running'
-    assert '@@DONE@@' in shell('echo alive'), 'the guest stopped answering'
+    assert_shell_answers(PORT)
     # the same snapshot where there is room converges
     roomy = os.path.join(WORK_DIR, 'roomy.qcow2')
     if os.path.exists(roomy):
@@ -224,7 +224,7 @@ def test_snapshot_onto_full_fs(guest, full_fs):
     saved = run_module('snapshot', guest=NAME, dest=roomy, mode='live', timeout=120)
     assert not saved.failed and saved.changed, saved.msg
     os.unlink(roomy)
-    tally.add('faults injected', 1)
+    tally.case('faults injected', 'file system full under a live snapshot')
 
 
 @pytest.fixture
@@ -259,4 +259,4 @@ def test_volume_onto_full_fs(full_pool, libvirt_conn):
     assert not small.failed and small.changed, small.msg
     assert not run_module('volume', pool=POOL, name='small.qcow2', size_gb=1).changed
     assert not run_module('volume', pool=POOL, name='small.qcow2', state='absent').failed
-    tally.add('faults injected', 1)
+    tally.case('faults injected', 'file system full under a volume create')

@@ -12,8 +12,10 @@ import time
 import libvirt
 import pytest
 
+from lab import agent
 from lab.checks import libvirt_snapshot
 from lab.console import wait_for_log
+from lab.proc import qemu_pids
 from lab.runner import run_module
 
 NAME = 'lab-life'
@@ -77,6 +79,26 @@ def _wait_serial(_conn, text, count=1):
     wait_for_log(os.path.join(INSTANCES, NAME + '-console.log'), text, count)
 
 
+def _vcpu_ns(dom):
+    """Time the guest's one vCPU thread has run (ns): only the guest's own instructions move it, unlike the
+    domain's CPU time, which QEMU's other threads add to while the guest is paused."""
+    return dom.vcpus()[0][0][2]
+
+
+def _wait_vcpu_runs(dom, since, at_least_ns=200_000_000, timeout=120):
+    """Until the vCPU has run ``at_least_ns`` more than ``since``; returns its time then."""
+    deadline = time.monotonic() + timeout
+    while _vcpu_ns(dom) - since < at_least_ns:
+        if time.monotonic() > deadline:
+            raise AssertionError('the vCPU ran only %.2f s in %d s' % ((_vcpu_ns(dom) - since) / 1e9, timeout))
+        time.sleep(0.2)
+    return _vcpu_ns(dom)
+
+
+# keeps the vCPU busy for two minutes (guest time), so that a running vCPU's time visibly grows
+BUSY = 'end=$(($(cut -d. -f1 /proc/uptime) + 120)); while [ $(cut -d. -f1 /proc/uptime) -lt $end ]; do :; done'
+
+
 def test_lifecycle(libvirt_conn, life, tiny_image, base_image):
     conn = libvirt_conn
     base_digest = _sha256(base_image)
@@ -92,33 +114,43 @@ def test_lifecycle(libvirt_conn, life, tiny_image, base_image):
     vol = conn.storageVolLookupByPath(root['source'] if isinstance(root['source'], str) else root['source']['path'])
     assert base_image in vol.XMLDesc(0), 'the root disk is not an overlay of the base image'
     _wait_serial(conn, marker)
+    agent.wait_for_agent(dom)
+    first_boot, _uptime = agent.boot(dom)
+    assert len(qemu_pids(NAME)) == 1
+    agent.run(dom, ['/bin/sh', '-c', '(%s) >/dev/null 2>&1 &' % BUSY])
+    running_vcpu = _wait_vcpu_runs(dom, _vcpu_ns(dom))
 
-    # paused: the CPU time stops growing
+    # paused: the busy vCPU stops; over a second and a half it runs not at all (it ran for 0.2 s just before)
     _check_mode_changes_nothing(conn, life, state='paused')
     paused = _converge(life, state='paused')
     assert paused['guest']['state'] == 'paused' and paused['guest']['power_state'] == 3
-    cpu_before = dom.info()[4]
-    time.sleep(2)
-    assert dom.info()[4] == cpu_before
+    vcpu_paused = _vcpu_ns(dom)
+    assert vcpu_paused > running_vcpu, 'the busy vCPU did not run before the pause'
+    time.sleep(1.5)      # an interval of nothing happening: there is no event to wait for
+    assert _vcpu_ns(dom) == vcpu_paused, 'the vCPU ran while the guest was paused'
 
-    # running again (unpause), without a new boot
+    # running again (unpause): the vCPU runs on, in the same boot
     resumed = _converge(life, state='running')
     assert resumed['guest']['state'] == 'running'
-    time.sleep(1)
-    assert dom.info()[4] > cpu_before
+    _wait_vcpu_runs(dom, vcpu_paused)
+    assert agent.boot(dom)[0] == first_boot, 'unpausing booted the guest afresh'
 
     # suspended: no QEMU process, a managed-save image
+    before_suspend = agent.boot(dom)
     _check_mode_changes_nothing(conn, life, state='suspended')
     suspended = _converge(life, state='suspended')
     assert suspended['guest']['state'] == 'suspended' and suspended['guest']['power_state'] == 7
     assert not dom.isActive() and dom.hasManagedSaveImage(0)
     assert suspended['guest']['managed_save'] is True
+    assert qemu_pids(NAME) == [], 'a QEMU process still runs the suspended guest'
 
-    # running: resumes where it left off, not a fresh boot
+    # running: resumes where it left off, not a fresh boot: same boot id, the guest's uptime carries on
     _converge(life, state='running')
-    assert dom.isActive() and not dom.hasManagedSaveImage(0)
-    time.sleep(2)
-    assert _serial(conn).count(marker) == 1, 'the guest booted afresh instead of resuming'
+    assert dom.isActive() and not dom.hasManagedSaveImage(0) and len(qemu_pids(NAME)) == 1
+    agent.wait_for_agent(dom)
+    boot_id, uptime = agent.boot(dom)
+    assert boot_id == first_boot and uptime >= before_suspend[1], \
+        'the guest booted afresh instead of resuming: %s after %s' % ((boot_id, uptime), before_suspend)
 
     # stopped: a clean ACPI shutdown
     _check_mode_changes_nothing(conn, life, state='stopped')
@@ -127,9 +159,11 @@ def test_lifecycle(libvirt_conn, life, tiny_image, base_image):
     assert 'shut down cleanly' in stopped['actions']
     assert 'powering off' in _serial(conn), 'the guest was not asked to shut down (agent or ACPI)'
 
-    # running: a fresh boot
+    # running: a fresh boot (the positive control of the checks above: a new boot has a new id)
     _converge(life, state='running')
     _wait_serial(conn, marker, count=2)
+    agent.wait_for_agent(dom)
+    assert agent.boot(dom)[0] != first_boot, 'a stop and start did not boot the guest afresh'
 
     # absent: nothing left but the base image
     _check_mode_changes_nothing(conn, life, state='absent')

@@ -2,7 +2,8 @@
 
 What makes the start fail is real: the resize also moves the TCP serial console to a port this test holds open, so
 QEMU cannot bind it. A vCPU count above the machine type's limit (300 on 'pc') is refused by libvirt already at
-define time, the other failure path; memory above the host's RAM is refused by the module before anything changes.
+define time, the other failure path; memory above the host's RAM (read from the host) is refused by the module
+before anything changes.
 """
 import contextlib
 import re
@@ -84,10 +85,12 @@ def test_definition_libvirt_refuses_restores_a_running_guest(guest_params, libvi
 
 
 def test_memory_above_the_host_is_refused_before_anything_changes(guest_params, libvirt_conn):
+    # more than this host has, whatever the host: its total memory (as libvirt counts it) plus a GiB
+    too_much = libvirt_conn.getInfo()[1] + 1024
     before = libvirt_snapshot(libvirt_conn)
-    result = _resize(guest_params, memory_mb=200000)
+    result = _resize(guest_params, memory_mb=too_much)
     assert result.failed
-    assert_one_sentence(result.msg, NAME, 'memory_mb 200000')
+    assert_one_sentence(result.msg, NAME, 'memory_mb %d' % too_much, 'exceeds the host')
     assert libvirt_snapshot(libvirt_conn) == before
 
 

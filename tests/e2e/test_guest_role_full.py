@@ -151,7 +151,7 @@ def test_check_mode_plans_drive_volumes_and_guests_and_changes_nothing(libvirt_c
         assert ('volumes.vdb created' in entry['changes']) == bool(index), entry
     assert mine(libvirt_conn) == before
     assert ADMIN_PASS not in json.dumps(result.data)
-    tally.add('check-mode changes compared', 3)
+    tally.case('check-mode changes compared', 'guests: three new guests with config drives and volumes')
 
 
 def test_role_converges_drive_volume_and_agent_then_is_a_no_op(libvirt_conn, items):
@@ -193,7 +193,8 @@ def test_check_mode_on_converged_guests_reports_the_change_and_makes_none(libvir
     assert not result.failed, result.msg
     assert [entry['changes'] for entry in result['guests']] == [['config_drive content'], ['volumes.vdb size_gb'], []]
     assert mine(libvirt_conn) == before
-    tally.add('check-mode changes compared', 2)
+    tally.case('check-mode changes compared', 'guests: a config drive content change')
+    tally.case('check-mode changes compared', 'guests: a volume grown')
 
 
 def test_bad_items_fail_naming_guest_and_field_and_change_nothing_of_that_guest(libvirt_conn, items):
@@ -213,7 +214,7 @@ def test_bad_items_fail_naming_guest_and_field_and_change_nothing_of_that_guest(
         assert_one_sentence(result.msg, *words)
         assert mine(libvirt_conn) == before, words
         assert ADMIN_PASS not in json.dumps(result.data)
-    tally.add('bad inputs tried', len(cases))
+        tally.case('bad inputs tried', 'guests: ' + ', '.join(words))
 
 
 def test_cloud_init_wait_is_bounded_and_reads_the_result(libvirt_conn, items):
@@ -232,7 +233,6 @@ def test_cloud_init_wait_is_bounded_and_reads_the_result(libvirt_conn, items):
     broken = run_module('guests', guests=[waiting], flavors=FLAVORS)
     assert broken.failed
     assert_one_sentence(broken.msg, "guest '%s'" % name, 'cloud-init finished with 1 error(s)', 'module apt failed')
-    tally.add('faults injected', 2)
 
 
 def test_absent_removes_the_guest_and_its_drive_and_keeps_its_volume(libvirt_conn, items, pool):

@@ -9,7 +9,7 @@ import pytest
 
 from lab import guests, hosts
 from lab.checks import assert_one_sentence
-from lab.console import serial_shell
+from lab.console import assert_shell_answers
 from lab.runner import run_module
 
 GUEST = 'lab-hsv'
@@ -69,7 +69,7 @@ def guest(lab_host3, tiny_image):
     run_module('guest', uri=lab_host3.uri, name=GUEST, state='absent')
     made = run_module('guest', **params)
     assert not made.failed, made.msg
-    assert '@@DONE@@' in serial_shell(SERIAL_PORT, 'echo ready')
+    assert_shell_answers(SERIAL_PORT)
     yield lab_host3
     if not answers(lab_host3.uri):
         service(lab_host3, 'started')
@@ -105,7 +105,7 @@ def test_restart_keeps_the_guest_running(guest):
         assert conn.lookupByName(GUEST).isActive()
     finally:
         conn.close()
-    assert 'still-here' in serial_shell(SERIAL_PORT, 'echo still-here')
+    assert_shell_answers(SERIAL_PORT)
     # restarted always changes
     assert service(host, 'restarted').changed
 
@@ -128,7 +128,7 @@ def test_stop_then_start(guest):
     # ansible-core 2.19 reports warnings as summaries (dicts); the text is inside
     assert 'virtlogd is left running' in json.dumps(stopped.get('warnings', []))
     assert alive(qemu)
-    assert 'no-libvirtd' in serial_shell(SERIAL_PORT, 'echo no-libvirtd')
+    assert_shell_answers(SERIAL_PORT)
 
     again = service(host, 'stopped')
     assert not again.failed and not again.changed, again.data

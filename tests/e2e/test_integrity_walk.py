@@ -130,4 +130,5 @@ def test_checksum_survives_the_walk(walk, libvirt_conn):
     out = agent_sh(main, COPY, 'dd if=/dev/vda bs=64k count=%d iflag=direct 2>/dev/null | sha256sum' % (MIB * 16))
     assert digest in out, 'the guest booted from the snapshot reads other data: %r' % out
     steps.append('snapshot booted as a new guest')
-    tally.add('integrity steps checked', len(steps))
+    for step in steps:
+        tally.case('integrity steps checked', step)

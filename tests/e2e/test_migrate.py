@@ -7,6 +7,7 @@ TCP serial console would have to bind the same port on the source and the destin
 import base64
 import json
 import os
+import socket
 import subprocess
 import time
 
@@ -290,8 +291,17 @@ def nbd_export():
     os.makedirs(DISK_DIR, exist_ok=True)
     subprocess.run(['qemu-img', 'create', '-q', '-f', 'raw', path, '16M'], check=True)
     proc = subprocess.Popen(['qemu-nbd', '-f', 'raw', '-b', '127.0.0.1', '-p', str(NBD_PORT), '--persistent',
-                             '--shared=4', path], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(1)
+                             '--shared=4', path], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # until qemu-nbd accepts connections on its port (or has died saying why)
+    deadline = time.monotonic() + 30
+    while True:
+        assert proc.poll() is None, 'qemu-nbd exited: %s' % proc.stderr.read().decode(errors='replace')
+        try:
+            socket.create_connection(('127.0.0.1', NBD_PORT), timeout=1).close()
+            break
+        except OSError:
+            assert time.monotonic() < deadline, 'qemu-nbd did not listen on port %d within 30 s' % NBD_PORT
+            time.sleep(0.1)
     yield NBD_PORT
     proc.terminate()
     proc.wait(timeout=10)

@@ -30,6 +30,8 @@ SCENARIO_ROLES = sorted(r for r in os.listdir(ROLES_DIR)
 ROLE_HOSTS = {'maintenance': (4, 5, 6), 'evacuate': (4, 5, 6), 'compute_host': (12,)}
 WORK = os.path.join(SHARED_DIR, 'lab-mol')
 TIMEOUT = 900
+# molecule's own limit, plus room for the lab hosts the scenario's fixture starts
+pytestmark = pytest.mark.timeout(TIMEOUT + 300)
 
 
 def molecule_env(role, log=None):

@@ -1,4 +1,5 @@
-"""network: NAT with fixed DHCP hosts changed live, routing, flat bridging, VLANs on Open vSwitch, bad input."""
+"""network: NAT with fixed DHCP hosts changed live, routing, flat bridging, VLANs on Open vSwitch and on a Linux
+bridge (where the kernel has 802.1Q), bad input."""
 import time
 
 import pytest
@@ -132,13 +133,76 @@ def test_bad_input_is_one_sentence_and_changes_nothing(nat_net, libvirt_conn, pa
     assert libvirt_snapshot(libvirt_conn) == before
 
 
-def test_linux_bridge_vlan_names_the_missing_kernel_feature(libvirt_conn):
-    before = libvirt_snapshot(libvirt_conn)
-    result = run_module('network', name='vops-lbvlan', mode='flat', bridge='vopsbrv10', vlan=10, vlan_parent='eth0')
-    assert result.failed
-    assert_one_sentence(result.msg, "network 'vops-lbvlan'", '802.1Q', 'eth0.10')
-    assert libvirt_snapshot(libvirt_conn) == before
-    assert ip_cmd('link', 'show', 'vopsbrv10', check=False).returncode != 0
+PROBE_NS, PEER_NS = 'vops-8021q-probe', 'vops-vlan-peer'
+TRUNK, TRUNK_PEER = 'vopsvlt0', 'vopsvlt1'      # a veth pair of the test's own: the VLAN trunk and its far end
+
+
+def kernel_has_8021q():
+    """Can this kernel make a VLAN sub-interface? Tried on a veth link in a throwaway network namespace (the kernel
+    loads 8021q on demand, as the module's modprobe would; a veth pair, which the lab needs anyway, rather than a
+    dummy link, which a kernel may lack)."""
+    ip_cmd('netns', 'del', PROBE_NS, check=False)
+    ip_cmd('netns', 'add', PROBE_NS)
+    try:
+        ip_cmd('-n', PROBE_NS, 'link', 'add', 'probe0', 'type', 'veth', 'peer', 'name', 'probe1')
+        return ip_cmd('-n', PROBE_NS, 'link', 'add', 'link', 'probe0', 'name', 'probe0.5', 'type', 'vlan', 'id', '5',
+                      check=False).returncode == 0
+    finally:
+        ip_cmd('netns', 'del', PROBE_NS, check=False)
+
+
+@pytest.fixture
+def trunk():
+    """TRUNK on the host, its peer in a namespace of its own holding a VLAN 10 and a VLAN 20 sub-interface when the
+    kernel can make them (10.77.16.1 and 10.77.16.2: only tagged frames reach them)."""
+    ip_cmd('link', 'del', TRUNK, check=False)
+    ip_cmd('netns', 'del', PEER_NS, check=False)
+    ip_cmd('netns', 'add', PEER_NS)
+    ip_cmd('link', 'add', TRUNK, 'type', 'veth', 'peer', 'name', TRUNK_PEER, 'netns', PEER_NS)
+    ip_cmd('link', 'set', TRUNK, 'up')
+    ip_cmd('-n', PEER_NS, 'link', 'set', TRUNK_PEER, 'up')
+    yield TRUNK
+    for link in (TRUNK, 'vopsbrv10', TRUNK + '.10'):
+        ip_cmd('link', 'del', link, check=False)
+    ip_cmd('netns', 'del', PEER_NS, check=False)
+
+
+def _peer_vlan(vlan, address):
+    sub = '%s.%d' % (TRUNK_PEER, vlan)
+    ip_cmd('-n', PEER_NS, 'link', 'add', 'link', TRUNK_PEER, 'name', sub, 'type', 'vlan', 'id', str(vlan))
+    ip_cmd('-n', PEER_NS, 'addr', 'add', address + '/24', 'dev', sub)
+    ip_cmd('-n', PEER_NS, 'link', 'set', sub, 'up')
+
+
+def test_linux_bridge_vlan_where_the_kernel_has_8021q_else_one_clear_sentence(libvirt_conn, trunk, guests):
+    """The path this machine can prove, found by probing: with 802.1Q, a guest on the VLAN bridge reaches a peer on
+    the same VLAN across the trunk and not one on another VLAN; without it, one sentence and nothing changed.
+    (The other path's logic is unit-tested in tests/unit/plugins/module_utils/network/test_network_linux_vlan.py.)"""
+    params = dict(name='vops-lbvlan', mode='flat', bridge='vopsbrv10', vlan=10, vlan_parent=trunk)
+    run_module('network', name='vops-lbvlan', state='absent')
+    if not kernel_has_8021q():
+        before = libvirt_snapshot(libvirt_conn)
+        result = run_module('network', **params)
+        assert result.failed
+        assert_one_sentence(result.msg, "network 'vops-lbvlan'", '802.1Q', trunk + '.10', 'mode ovs')
+        assert libvirt_snapshot(libvirt_conn) == before
+        assert ip_cmd('link', 'show', 'vopsbrv10', check=False).returncode != 0
+        return
+    _peer_vlan(10, '10.77.16.1')
+    _peer_vlan(20, '10.77.16.2')
+    try:
+        created = _network(**params)
+        assert created.changed and not run_module('network', **params).changed
+        assert 'vopsbrv10' in ip_cmd('link', 'show', trunk + '.10').stdout, 'the sub-interface is not in the bridge'
+        guest = guests('lab-netlv', 4578, [dict(network='vops-lbvlan')])
+        guest.static('10.77.16.10/24')
+        assert guest.ping_eventually('10.77.16.1'), 'the guest does not reach VLAN 10 across the trunk'
+        # 10.77.16.1 is only on the peer's VLAN 10 sub-interface, so the guest's frames left tagged 10; the same
+        # subnet on VLAN 20 (10.77.16.2, up on the peer's VLAN 20 sub-interface) stays out of its reach
+        assert not guest.ping_eventually('10.77.16.2', tries=2), 'the guest reaches VLAN 20'
+    finally:
+        run_module('guest', name='lab-netlv', state='absent')
+        run_module('network', name='vops-lbvlan', state='absent')
 
 
 def test_route_mode_routes_a_subnet_behind_a_guest(libvirt_conn, guests):
@@ -189,10 +253,14 @@ def test_vlans_on_open_vswitch(libvirt_conn, ovs_bridge, guests):
         red1 = guests('lab-netv1', 4575, [dict(network='vops-ovs', portgroup='vlan10')])
         red2 = guests('lab-netv2', 4576, [dict(network='vops-ovs', portgroup='vlan10')])
         blue = guests('lab-netv3', 4577, [dict(network='vops-ovs', portgroup='vlan20', mac='52:54:00:77:13:0c')])
+        blue2 = guests('lab-netv4', 4579, [dict(network='vops-ovs', portgroup='vlan20')])
         red1.static('10.77.13.10/24')
         red2.static('10.77.13.11/24')
         blue.static('10.77.13.12/24')
+        blue2.static('10.77.13.13/24')
         assert red1.ping_eventually('10.77.13.11'), 'guests in the same VLAN do not reach each other'
+        # blue answers on its own VLAN, and not across
+        assert blue2.ping_eventually('10.77.13.12'), 'the VLAN 20 guest does not answer on VLAN 20'
         assert not red1.ping_eventually('10.77.13.12', tries=2), 'a guest reaches another VLAN'
         boot_id = libvirt_conn.lookupByName('lab-netv3').ID()
         moved = blue.set_nics([dict(network='vops-ovs', portgroup='vlan10', mac='52:54:00:77:13:0c')])
@@ -203,6 +271,6 @@ def test_vlans_on_open_vswitch(libvirt_conn, ovs_bridge, guests):
         grown = run_module('network', diff=True, **(params | {'portgroups': params['portgroups'] + [dict(name='vlan30', vlan=30)]}))
         assert not grown.failed and grown['actions'] == ['redefined', 'add portgroup live'], grown.get('actions')
     finally:
-        for guest in ('lab-netv1', 'lab-netv2', 'lab-netv3'):
+        for guest in ('lab-netv1', 'lab-netv2', 'lab-netv3', 'lab-netv4'):
             run_module('guest', name=guest, state='absent')
         run_module('network', name='vops-ovs', state='absent')

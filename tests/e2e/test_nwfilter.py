@@ -34,10 +34,18 @@ def lab_sg(libvirt_conn, tiny_image):
     run_module('network', name=NET['name'], state='absent')
 
 
+def _listening(server, port):
+    """The server's own listener on ``port`` answers from inside the guest, where the filter (at its bridge port)
+    does not apply: a port that does not answer from outside is blocked, not closed."""
+    return server.connect('127.0.0.1', port)
+
+
 def test_only_the_allowed_port_answers(lab_sg):
     server, client = lab_sg
     assert client.connect(SERVER_IP, 22) or client.connect(SERVER_IP, 22), 'TCP 22 is allowed but does not answer'
+    assert _listening(server, 8080), 'nothing listens on 8080 in the guest: the check below would prove nothing'
     assert not client.connect(SERVER_IP, 8080), 'TCP 8080 answers though no rule allows it'
+    assert server.ping('127.0.0.1'), 'the guest does not answer ICMP at all'
     assert not client.ping(SERVER_IP), 'ICMP reaches the guest though no rule allows it'
     assert server.ping_eventually(CLIENT_IP), 'outbound traffic (and its answers) should pass'
 
@@ -58,7 +66,9 @@ def test_adding_a_rule_opens_the_port_on_the_running_guest(lab_sg, libvirt_conn)
         assert not run_module('nwfilter', **wider).changed
     finally:
         assert not run_module('nwfilter', **SSH_ONLY).failed
+    assert _listening(server, 8080), 'the listener on 8080 is gone: the check below would prove nothing'
     assert not client.connect(SERVER_IP, 8080), 'removing the rule did not close the port again'
+    assert client.connect(SERVER_IP, 22), 'TCP 22 stopped answering'
 
 
 def test_a_guest_cannot_send_from_an_address_it_was_not_given(lab_sg):
@@ -78,7 +88,9 @@ def test_check_mode_and_idempotence(lab_sg, libvirt_conn):
     assert not checked.failed and checked.changed and checked['changes'] == ['anti_spoofing']
     assert checked['diff']['before']['nwfilter']['anti_spoofing'] is True
     assert run_module('nwfilter', check=True, name='vops-sg-new', rules=[]).changed
-    assert run_module('nwfilter', check=True, name=SSH_ONLY['name'], state='absent').failed
+    in_use = run_module('nwfilter', check=True, name=SSH_ONLY['name'], state='absent')
+    assert in_use.failed
+    assert_one_sentence(in_use.msg, "nwfilter 'vops-sg-ssh'", "'lab-sgs'")
     assert libvirt_snapshot(libvirt_conn) == before
 
 
@@ -111,7 +123,8 @@ def test_bad_rules_are_one_sentence_and_change_nothing(lab_sg, libvirt_conn, rul
 def test_unknown_protocol_and_libvirt_filter_names_are_refused(lab_sg, libvirt_conn):
     before = libvirt_snapshot(libvirt_conn)
     unknown = run_module('nwfilter', **(SSH_ONLY | {'rules': [dict(protocol='gre')]}))
-    assert unknown.failed and 'protocol' in unknown.msg and 'gre' in unknown.msg
+    # Ansible's own argument check words this one
+    assert unknown.failed and 'protocol' in unknown.msg and 'gre' in unknown.msg, unknown.msg
     builtin = run_module('nwfilter', name='clean-traffic', rules=[])
     assert builtin.failed
     assert_one_sentence(builtin.msg, "nwfilter 'clean-traffic'")

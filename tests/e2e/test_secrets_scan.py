@@ -146,14 +146,17 @@ def _all_secrets(found):
 
 
 def _scan(places, found):
-    """Assert no secret occurs in any place; returns how many (secret, place) pairs were looked at."""
-    leaks, count = [], 0
+    """Assert no secret occurs in any place; tallies each place looked at and each kind of secret looked for."""
+    leaks = []
     for place, text in places.items():
         for label, values in _all_secrets(found).items():
-            count += 1
             leaks += ['%s in %s' % (label, place) for value in values if value in text]
     assert not leaks, 'secrets leaked: ' + '; '.join(leaks)
-    return count
+    for place in places:
+        tally.case('places scanned for secrets', place)
+    for label, values in _all_secrets(found).items():
+        if values:
+            tally.case('kinds of secret looked for', label)
 
 
 def test_no_secret_in_results_or_output(played):
@@ -161,7 +164,7 @@ def test_no_secret_in_results_or_output(played):
     places.update({'task results %d' % i: json.dumps(r) for i, r in enumerate(played['results'])})
     assert 'iSCSI LUN behind CHAP' in played['outputs'][0] and 'chap_password' in played['outputs'][0]
     assert 'user_data' in played['outputs'][0] and '/etc/app/token' in played['outputs'][0]
-    tally.add('secrets scanned', _scan(places, played['secrets']))
+    _scan(places, played['secrets'])
 
 
 def _domain_xmls(conn):
@@ -195,13 +198,12 @@ def test_domain_xml_holds_console_passwords_only_where_libvirt_needs_them(played
     vnc, spice = found['vnc_all'][-1], found['spice_all'][-1]
     # libvirt shows console passwords only to a privileged caller asking for them: the option did land
     assert vnc in xmls['live (secure)'] and spice in xmls['inactive (secure)']
-    count = 0
     others = dict(found, vnc_all=[], spice_all=[])
-    count += _scan(xmls, others)
+    _scan(xmls, others)
     # the migratable XML is what libvirt hands the destination, so it keeps the console passwords; a read-only
     # client sees them in no form of the XML
-    count += _scan({k: v for k, v in xmls.items() if 'secure' not in k and k != 'migratable'}, found)
-    count += _scan(_read_only_xmls(), found)
+    _scan({k: v for k, v in xmls.items() if 'secure' not in k and k != 'migratable'}, found)
+    _scan(_read_only_xmls(), found)
     # the LUN reaches its password through a libvirt secret, by reference
     assert "<secret type='iscsi' usage=" in xmls['inactive (secure)'], 'the LUN carries no secret reference'
     config = '/etc/libvirt/qemu/%s.xml' % NAME
@@ -211,11 +213,10 @@ def test_domain_xml_holds_console_passwords_only_where_libvirt_needs_them(played
     mode = stat.S_IMODE(os.stat(config).st_mode)
     dir_mode = stat.S_IMODE(os.stat(os.path.dirname(config)).st_mode)
     assert not mode & 0o077 or not dir_mode & 0o077, '%s is %o in a %o directory' % (config, mode, dir_mode)
-    count += _scan({config: saved}, others)
+    _scan({config: saved}, others)
     # where libvirt keeps the CHAP password itself
     secrets_dir = '/etc/libvirt/secrets'
     assert not stat.S_IMODE(os.stat(secrets_dir).st_mode) & 0o077, '%s is open to others' % secrets_dir
-    tally.add('secrets scanned', count)
 
 
 def _log_texts():
@@ -236,7 +237,7 @@ def test_no_secret_in_libvirt_logs(played):
     # QEMU is given the CHAP password as a libvirt secret object (encrypted), never in clear
     assert 'secret' in texts[qemu_log]
     joined = {'%d libvirt log files' % len(texts): '\n'.join(texts.values())}
-    tally.add('secrets scanned', _scan(joined, played['secrets']))
+    _scan(joined, played['secrets'])
 
 
 def test_guest_files_are_not_world_readable(played, libvirt_conn):
@@ -274,7 +275,7 @@ def test_no_secret_in_the_inventory_its_cache_or_guest_info(played, tmp_path):
     places = {'inventory': json.dumps(listing), 'guest_info': json.dumps(run_module('guest_info', name=NAME).data)}
     places.update(('cache file ' + name, (cache / name).read_text()) for name in os.listdir(cache))
     assert len(places) > 2, 'the cache holds no file'
-    tally.add('secrets scanned', _scan(places, played['secrets']))
+    _scan(places, played['secrets'])
 
 
 def test_rescue_keeps_console_passwords_out_of_metadata(played, libvirt_conn, tmp_path):
@@ -288,7 +289,7 @@ def test_rescue_keeps_console_passwords_out_of_metadata(played, libvirt_conn, tm
         listing = inventory_list(write_inventory(tmp_path, 'rescued.libvirt.yml', uris=['qemu:///system']))
         places = dict(_read_only_xmls(), inventory=json.dumps(listing),
                       guest_info=json.dumps(run_module('guest_info', name=NAME).data))
-        tally.add('secrets scanned', _scan(places, found))
+        _scan(places, found)
     finally:
         back = run_module('guest', **params)
     assert not back.failed and not back['guest']['rescued'], back.msg

@@ -56,8 +56,8 @@ def _marker_in_image(path):
 def test_live_snapshot_under_write_load(snap_guest, libvirt_conn, tiny_image):
     shell = serial_shell(PORT, "echo %s | dd of=/dev/vda bs=512 seek=%d conv=notrunc 2>/dev/null; sync; "
                                "(while true; do dd if=/dev/urandom of=/dev/vda bs=64k seek=256 count=64 conv=notrunc "
-                               "2>/dev/null; done) & echo started" % (MARKER, MARKER_SECTOR))
-    assert 'started' in shell
+                               "2>/dev/null; done) & echo LOAD-STA''RTED" % (MARKER, MARKER_SECTOR))
+    assert 'LOAD-STARTED' in shell
     dest = _dest('live.qcow2')
     checked = run_module('snapshot', check=True, guest=NAME, dest=dest)
     assert not checked.failed and checked.changed and not os.path.exists(dest)

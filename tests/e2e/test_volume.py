@@ -225,7 +225,9 @@ def test_absent_is_refused_while_a_guest_uses_the_volume(libvirt_conn, pools, vo
     refused = run_module('volume', pool=POOL, name=volume, state='absent')
     assert refused.failed
     assert_one_sentence(refused.msg, "volume '%s' in pool '%s'" % (volume, POOL), "'%s'" % USER_GUEST)
-    assert run_module('volume', check=True, pool=POOL, name=volume, state='absent').failed
+    checked = run_module('volume', check=True, pool=POOL, name=volume, state='absent')
+    assert checked.failed
+    assert_one_sentence(checked.msg, "volume '%s' in pool '%s'" % (volume, POOL), "'%s'" % USER_GUEST)
     assert libvirt_snapshot(libvirt_conn) == before and os.path.isfile(path)
     libvirt_conn.lookupByName(USER_GUEST).undefine()
     before = libvirt_snapshot(libvirt_conn)

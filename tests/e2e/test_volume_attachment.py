@@ -7,7 +7,8 @@ import libvirt
 import pytest
 
 from lab.checks import assert_one_sentence, libvirt_snapshot
-from lab.console import serial_shell
+from lab.console import assert_shell_answers, serial_shell
+from lab.disk_io import BLOCK, read_seconds, throttled_minimum
 from lab.runner import run_module
 
 from ansible_collections.virtops.compute.plugins.module_utils.storage.sources import chap_usage_id
@@ -57,7 +58,7 @@ def guest(libvirt_conn, tiny_image, pool):
     run_module('guest', name=GUEST, state='absent')
     result = run_module('guest', **params)
     assert not result.failed, result.msg
-    assert '@@DONE@@' in shell('echo ready')
+    assert_shell_answers(SERIAL_PORT)
     yield libvirt_conn.lookupByName(GUEST)
     run_module('guest', name=GUEST, state='absent')
 
@@ -110,25 +111,26 @@ def test_attach_write_detach_reattach_reads_back(guest, pool, libvirt_conn):
     assert md5_of(guest_device('vops-data1')) == digest, 'the data written before the detach did not read back'
 
 
-def _dd_seconds(device, skip):
-    out = shell('time dd if=/dev/%s of=/dev/null bs=64k count=48 skip=%d iflag=direct' % (device, skip))
-    match = re.search(r'real\s+(\d+)m\s*([\d.]+)s', out)
-    assert match, out
-    return int(match.group(1)) * 60 + float(match.group(2))
-
-
 def test_qos_throttles_live_and_changes_live(guest, pool, libvirt_conn):
     wanted = dict(target='vdb', volume=dict(pool=POOL, name='data1.raw'), serial='vops-data1')
     device = guest_device('vops-data1')
-    free = _dd_seconds(device, 0)
     limited = attach(qos=dict(total_bytes_sec=MIB), **wanted)
     assert not limited.failed and limited['changes'] == ['qos'], limited.msg
     assert guest.blockIoTune('vdb', libvirt.VIR_DOMAIN_AFFECT_LIVE)['total_bytes_sec'] == MIB
-    slow = _dd_seconds(device, 64)
-    assert slow > 2 and slow > 3 * free, (free, slow)     # 3 MiB at 1 MiB/s
+    # 3 MiB under 1 MiB/s: no less than about 2.8 s, however fast or loaded the machine
+    slow = read_seconds(SERIAL_PORT, device, 64, 48)
+    assert slow >= throttled_minimum(48 * BLOCK, MIB), (slow, throttled_minimum(48 * BLOCK, MIB))
     assert not attach(qos=dict(total_bytes_sec=MIB), **wanted).changed
+    # changed live: half the limit, twice the time at least
+    halved = attach(qos=dict(total_bytes_sec=MIB // 2), **wanted)
+    assert not halved.failed and halved.changed and halved['changes'] == ['qos'], halved.msg
+    slower = read_seconds(SERIAL_PORT, device, 128, 48)
+    assert slower >= throttled_minimum(48 * BLOCK, MIB // 2), (slower, throttled_minimum(48 * BLOCK, MIB // 2))
     lifted = attach(qos={}, **wanted)
     assert lifted.changed and guest.blockIoTune('vdb', libvirt.VIR_DOMAIN_AFFECT_LIVE)['total_bytes_sec'] == 0
+    # lifted: 16 MiB faster than the old limit allows, serial round trip included
+    free = read_seconds(SERIAL_PORT, device, 256, 256)
+    assert free < 256 * BLOCK / MIB, 'the lifted limit still holds: %.1f s for 16 MiB' % free
 
 
 def test_extend_tells_the_running_guest(guest, pool):
@@ -138,8 +140,8 @@ def test_extend_tells_the_running_guest(guest, pool):
     assert not grown.failed and grown['changes'] == ['size_gb'], grown.msg
     assert str(2 * 1024 * 1024) in shell('cat /sys/block/%s/size' % device)
     assert not attach(size_gb=1, **wanted).changed
-    smaller = make_volume(pool, 'small.raw', mib=1024 + 64)
-    assert smaller
+    make_volume(pool, 'small.raw', mib=1024 + 64)
+    assert pool.storageVolLookupByName('small.raw').info()[1] == (1024 + 64) * MIB
     refused = attach(size_gb=1, target='vdc', volume=dict(pool=POOL, name='small.raw'), check=True)
     assert refused.failed
     assert_one_sentence(refused.msg, 'vdc', 'shrinking is refused')

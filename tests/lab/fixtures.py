@@ -39,7 +39,7 @@ import os
 
 import pytest
 
-from lab import daemons, guests, hosts, iscsi, ovs, tally
+from lab import daemons, guests, hosts, iscsi, ovs
 from lab.proc import SessionLock, adopt, release, say
 
 KEEP = os.environ.get('VIRTOPS_LAB_KEEP') == '1'
@@ -58,19 +58,22 @@ def pytest_configure(config):
     config.addinivalue_line('markers', 'slow: boots a full Debian guest or otherwise takes more than a few seconds')
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus):
-    counted = tally.summary()
-    if counted:
-        terminalreporter.write_sep('=', 'reliability suite: ' + counted)
-    # scripts/run-tests.sh adds up the lanes' counts from these files
-    if os.environ.get('VIRTOPS_TALLY_FILE'):
-        tally.save(os.environ['VIRTOPS_TALLY_FILE'], passed=exitstatus == 0)
-
-
 def pytest_collection_modifyitems(items):
     for item in items:
         if 'full_guest' in getattr(item, 'fixturenames', ()):
             item.add_marker(pytest.mark.slow)
+
+
+_LOCK = []
+
+
+def pytest_collection_finish(session):
+    """Take the lab's session lock before the first test starts, when any test will use the lab: waiting for
+    another session to finish must not count against a test's time limit (pytest-timeout)."""
+    if session.config.option.collectonly:
+        return
+    if any('lab_session' in getattr(item, 'fixturenames', ()) for item in session.items):
+        _LOCK.append(SessionLock(log=_log).acquire(shared=SIDE_BY_SIDE))
 
 
 def _keep(what):
@@ -81,8 +84,8 @@ def _keep(what):
 
 @pytest.fixture(scope='session')
 def lab_session():
-    """Held by every lab fixture: one test session uses the lab at a time."""
-    lock = SessionLock(log=_log).acquire(shared=SIDE_BY_SIDE)
+    """Held by every lab fixture: one test session uses the lab at a time (taken when collection finished)."""
+    lock = _LOCK.pop() if _LOCK else SessionLock(log=_log).acquire(shared=SIDE_BY_SIDE)
     yield lock
     lock.release()
 

@@ -3,10 +3,15 @@
 tiny: the Debian cloud kernel and a busybox initramfs with qemu-guest-agent; boots to
       a shell on ttyS0 in seconds under TCG.
 full: Debian 12 made with mmdebstrap (systemd, cloud-init, qemu-guest-agent,
-      openssh-server, cloud-guest-utils) on an ext4 root disk, booted directly.
+      openssh-server, cloud-guest-utils) on an ext4 root disk, booted directly
+      (disk.qcow2); the same tree also on a GPT disk with an EFI system partition
+      holding systemd-boot, the kernel and the initramfs (uefi-disk.qcow2), which
+      firmware boots by itself, as an installed system.
 
 An image lives in CACHE/<name>-<recipe hash>/ and is rebuilt only when its recipe
-(this file, the files under image_recipes/, the package lists) changes.
+(this file, the files under image_recipes/, the package lists) changes. Outdated
+builds are removed once no session has used them for STALE_DAYS: several
+checkouts of the repository (branches with other recipes) share the cache.
 """
 import fcntl
 import glob
@@ -33,8 +38,11 @@ TINY_MODULES = ['virtio_pci', 'virtio_blk', 'virtio_net', 'virtio_console', 'vir
                 'nls_iso8859_1', 'ext4', 'af_packet', 'button', 'evdev', 'virtio_balloon']
 FULL_PACKAGES = ['systemd-sysv', 'udev', 'dbus', 'linux-image-cloud-amd64', 'cloud-init', 'qemu-guest-agent',
                  'openssh-server', 'cloud-guest-utils', 'ifupdown', 'isc-dhcp-client', 'e2fsprogs', 'sudo',
-                 'iproute2', 'netbase', 'procps', 'ca-certificates']
+                 'iproute2', 'netbase', 'procps', 'ca-certificates', 'systemd-boot-efi']
 FULL_DISK_SIZE = '2G'
+ESP_MIB = 128                      # the EFI system partition: systemd-boot, a kernel and an initramfs
+SYSTEMD_BOOT = 'usr/lib/systemd/boot/efi/systemd-bootx64.efi'
+STALE_DAYS = 2
 
 
 @dataclass
@@ -47,13 +55,16 @@ class Image:
     cmdline: str
     recipe_hash: str
     marker: str
+    uefi_disk: str = None
 
 
 SPECS = {
     'tiny': dict(cmdline='console=ttyS0 panic=-1', marker='virtops-tiny: boot complete', disk=None),
     'full': dict(cmdline='root=/dev/vda rw console=ttyS0 panic=-1', marker='virtops-full: boot complete',
-                 disk='disk.qcow2'),
+                 disk='disk.qcow2', uefi_disk='uefi-disk.qcow2'),
 }
+# what the full image's boot loader gives the kernel: the root file system by its label (a partition there)
+UEFI_CMDLINE = 'root=LABEL=root rw console=ttyS0 panic=-1'
 
 
 def say(msg):
@@ -77,7 +88,8 @@ def _image(name, directory, digest):
     return Image(name=name, directory=directory, kernel=os.path.join(directory, 'vmlinuz'),
                  initrd=os.path.join(directory, 'initrd.img'),
                  disk=os.path.join(directory, spec['disk']) if spec['disk'] else None,
-                 cmdline=spec['cmdline'], recipe_hash=digest, marker=spec['marker'])
+                 cmdline=spec['cmdline'], recipe_hash=digest, marker=spec['marker'],
+                 uefi_disk=os.path.join(directory, spec['uefi_disk']) if spec.get('uefi_disk') else None)
 
 
 def _run(cmd, check=True, **kwargs):
@@ -102,11 +114,13 @@ def ensure_image(name, log=say):
     directory = os.path.join(CACHE, '%s-%s' % (name, digest))
     image = _image(name, directory, digest)
     if os.path.exists(os.path.join(directory, '.complete')):
+        _mark_used(directory)
         return image
     os.makedirs(CACHE, mode=0o755, exist_ok=True)
     with open(os.path.join(CACHE, '.%s.lock' % name), 'w') as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if os.path.exists(os.path.join(directory, '.complete')):
+            _mark_used(directory)
             return image
         ensure_host_tools(log)
         work = tempfile.mkdtemp(prefix='.%s-build-' % name, dir=CACHE)
@@ -123,12 +137,28 @@ def ensure_image(name, log=say):
         except BaseException:
             shutil.rmtree(work, ignore_errors=True)
             raise
-        for old in glob.glob(os.path.join(CACHE, name + '-*')):
-            if old != directory:
-                log('%s: removing the outdated build %s' % (name, os.path.basename(old)))
-                shutil.rmtree(old, ignore_errors=True)
+        _mark_used(directory)
+        _remove_stale(name, directory, log)
         log('%s: built in %.0f s at %s' % (name, time.time() - started, directory))
     return image
+
+
+def _mark_used(directory):
+    with open(os.path.join(directory, '.last-used'), 'w'):
+        pass
+
+
+def _remove_stale(name, current, log):
+    """Remove the other builds of ``name`` that no session has used for STALE_DAYS (one still in use by a checkout
+    with another recipe stays: removing it would only make that checkout build it again)."""
+    for old in glob.glob(os.path.join(CACHE, name + '-*')):
+        if old == current:
+            continue
+        stamp = os.path.join(old, '.last-used')
+        last = os.path.getmtime(stamp) if os.path.exists(stamp) else os.path.getmtime(old)
+        if time.time() - last > STALE_DAYS * 86400:
+            log('%s: removing the outdated build %s' % (name, os.path.basename(old)))
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def _download(package, dest, log):
@@ -250,13 +280,63 @@ def build_full(work, log):
     _run(['truncate', '-s', FULL_DISK_SIZE, raw])
     _run(['mkfs.ext4', '-q', '-F', '-L', 'root', '-d', rootfs, raw])
     _run(['qemu-img', 'convert', '-O', 'qcow2', raw, os.path.join(work, 'disk.qcow2')])
+    log('full: making the UEFI disk (GPT: EFI system partition with systemd-boot, the same root file system)')
+    _uefi_disk(work, rootfs, raw, os.path.join(work, 'uefi-disk.qcow2'))
     os.unlink(raw)
     shutil.rmtree(rootfs)
 
 
+def _esp(work, rootfs, path):
+    """A FAT EFI system partition image: systemd-boot at the removable-media path (no NVRAM entry needed), the
+    image's kernel and initramfs, and one loader entry with the console on the serial port."""
+    _run(['mkfs.vfat', '-C', '-n', 'ESP', path, str(ESP_MIB * 1024)], stdout=subprocess.DEVNULL)
+    _run(['mmd', '-i', path, '::/EFI', '::/EFI/BOOT', '::/loader', '::/loader/entries'])
+    files = {
+        '::/EFI/BOOT/BOOTX64.EFI': os.path.join(rootfs, SYSTEMD_BOOT),
+        '::/vmlinuz': sorted(glob.glob(os.path.join(rootfs, 'boot/vmlinuz-*')))[-1],
+        '::/initrd.img': sorted(glob.glob(os.path.join(rootfs, 'boot/initrd.img-*')))[-1],
+    }
+    texts = {'::/loader/loader.conf': 'default virtops.conf\ntimeout 0\n',
+             '::/loader/entries/virtops.conf': 'title Debian 12 (virtops lab)\nlinux /vmlinuz\ninitrd /initrd.img\n'
+                                               'options %s\n' % UEFI_CMDLINE}
+    staging = tempfile.mkdtemp(dir=work)
+    for dest, text in texts.items():
+        source = os.path.join(staging, os.path.basename(dest[3:]))
+        _write(source, text)
+        files[dest] = source
+    for dest, source in files.items():
+        _run(['mcopy', '-i', path, source, dest])
+    shutil.rmtree(staging)
+
+
+def _uefi_disk(work, rootfs, root_raw, dest):
+    """A GPT disk as an installer leaves it: partition 1 the EFI system partition, partition 2 the root file
+    system (the raw ext4 image ``root_raw``), converted to qcow2 at ``dest``."""
+    esp = os.path.join(work, 'esp.img')
+    _esp(work, rootfs, esp)
+    esp_start, root_start = 2048, 2048 + ESP_MIB * 2048          # in 512-byte sectors
+    root_bytes = os.path.getsize(root_raw)
+    disk = os.path.join(work, 'uefi-disk.raw')
+    # the partitions, and 1 MiB at the end for the backup GPT
+    _run(['truncate', '-s', str(root_start * 512 + root_bytes + 1024 * 1024), disk])
+    table = ('label: gpt\n'
+             'start=%d, size=%d, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, name="EFI system"\n'
+             'start=%d, size=%d, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name="root"\n'
+             % (esp_start, ESP_MIB * 2048, root_start, root_bytes // 512))
+    _run(['sfdisk', '-q', disk], input=table.encode())
+    for image, start in ((esp, esp_start), (root_raw, root_start)):
+        # both start on a MiB boundary (2048 sectors)
+        _run(['dd', 'if=' + image, 'of=' + disk, 'bs=1M', 'seek=%d' % (start // 2048), 'conv=notrunc,sparse',
+              'status=none'], timeout=600)
+    _run(['qemu-img', 'convert', '-O', 'qcow2', disk, dest], timeout=900)
+    for path in (esp, disk):
+        os.unlink(path)
+
+
 BUILDERS = {'tiny': build_tiny, 'full': build_full}
-RECIPE_CODE = {'tiny': (build_tiny, _module_files, _copy_with_libs, _cpio_gz, _write), 'full': (build_full,)}
-RECIPE_DATA = {'tiny': TINY_MODULES, 'full': (FULL_PACKAGES, FULL_DISK_SIZE, MIRROR)}
+RECIPE_CODE = {'tiny': (build_tiny, _module_files, _copy_with_libs, _cpio_gz, _write),
+               'full': (build_full, _esp, _uefi_disk)}
+RECIPE_DATA = {'tiny': TINY_MODULES, 'full': (FULL_PACKAGES, FULL_DISK_SIZE, MIRROR, ESP_MIB, SYSTEMD_BOOT, UEFI_CMDLINE)}
 
 
 def main(argv):

@@ -47,7 +47,8 @@ class NetGuest:
     def static(self, cidr, wait=60):
         """Stop DHCP and give the (only) ethN link ``cidr``, waiting for the link to show up first."""
         deadline = time.time() + wait
-        while not self.links() and time.time() < deadline:
+        while not self.links():
+            assert time.time() < deadline, '%s: no ethN link showed up in the guest within %d s' % (self.name, wait)
             time.sleep(2)
         dev = self.links()[0]
         self.sh('killall udhcpc 2>/dev/null; ip addr flush dev {0}; ip addr add {1} dev {0}; ip link set {0} up'
@@ -69,8 +70,7 @@ class NetGuest:
 
     def listen(self, port):
         """A server that prints OPEN-<port> to whoever connects (busybox nc runs what follows -e with its arguments)."""
-        # serial_shell appends '; echo ...', and '&;' would be a syntax error
-        self.sh('(while true; do nc -l -p %d -e echo OPEN-%d; done) >/dev/null 2>&1 & true' % (port, port))
+        self.sh('(while true; do nc -l -p %d -e echo OPEN-%d; done) >/dev/null 2>&1 &' % (port, port))
 
     def connect(self, ip, port):
         """True when ``ip``:``port`` accepted a connection and answered."""

@@ -22,6 +22,7 @@ Everything here is pure: the same options give the same bytes.
 import base64
 import binascii
 import copy
+import hashlib
 import json
 import posixpath
 import uuid as uuidlib
@@ -29,6 +30,7 @@ import uuid as uuidlib
 from ansible_collections.virtops.compute.plugins.module_utils.config_drive import network as config_drive_network
 from ansible_collections.virtops.compute.plugins.module_utils.connection import VirtopsError
 from ansible_collections.virtops.compute.plugins.module_utils.diff import REDACTED
+from ansible_collections.virtops.compute.plugins.module_utils.disk_image import content as image_content
 
 LABEL = 'config-2'
 OPENSTACK_VERSIONS = ('2012-08-10', '2013-04-04', '2013-10-17', '2015-10-15', '2016-06-30', '2016-10-06',
@@ -164,6 +166,27 @@ def ec2_meta_data(spec):
     return data
 
 
+ADMIN_USER = 'root'
+_SALT_CHARS = './0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'
+
+
+def admin_pass_cloud_config(spec):
+    """The cloud-config that makes cloud-init set root's password from ``admin_pass``: cloud-init reads no admin_pass
+    from meta_data.json (cloudbase-init does), but applies a ``cloud-init`` key of vendor_data2.json as vendor data.
+
+    A SHA-512 crypt hash (cloud-init 22.3's ``chpasswd.users`` with ``type: hash``), salted from the drive's uuid so
+    that the same options give the same bytes; the plain password where the host's Python has no crypt module (it
+    is on the drive in meta_data.json anyway)."""
+    password = spec['admin_pass']
+    if image_content.HAS_CRYPT:
+        digest = hashlib.sha256(('virtops-admin-pass:' + spec['uuid']).encode()).digest()
+        salt = ''.join(_SALT_CHARS[byte % len(_SALT_CHARS)] for byte in digest[:16])
+        entry = dict(name=ADMIN_USER, password=image_content.hash_password(password, salt), type='hash')
+    else:
+        entry = dict(name=ADMIN_USER, password=password, type='text')
+    return '#cloud-config\n' + json.dumps(dict(chpasswd=dict(expire=False, users=[entry])), sort_keys=True) + '\n'
+
+
 def tree(spec):
     """Every file of the drive: ``{'openstack/latest/meta_data.json': b'...', ...}``."""
     files = {}
@@ -182,8 +205,12 @@ def tree(spec):
         if has(version, 'network_data.json'):
             files[base + 'network_data.json'] = _json(spec['network_data'] or {})
         if has(version, 'vendor_data2.json'):
-            # Nova's StaticJSON vendordata provider files the static data under "static"
-            files[base + 'vendor_data2.json'] = _json(dict(static=vendor_data) if vendor_data else {})
+            # Nova's StaticJSON vendordata provider files the static data under "static"; cloud-init applies what
+            # stands under "cloud-init"
+            vendor_data2 = dict(static=vendor_data) if vendor_data else {}
+            if spec['admin_pass'] is not None:
+                vendor_data2['cloud-init'] = admin_pass_cloud_config(spec)
+            files[base + 'vendor_data2.json'] = _json(vendor_data2)
     for index, (_path, content) in enumerate(spec['files']):
         files['openstack/%s/%04d' % (CONTENT_DIR, index)] = content
     return files

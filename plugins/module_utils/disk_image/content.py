@@ -125,8 +125,9 @@ def password_matches(password, current_hash):
         return False
 
 
-def hash_password(password):
-    return crypt.crypt(password, crypt.mksalt(crypt.METHOD_SHA512))
+def hash_password(password, salt=None):
+    """A SHA-512 crypt hash of ``password``, with a random salt unless ``salt`` (16 characters of [./0-9A-Za-z])."""
+    return crypt.crypt(password, '$6$' + salt if salt else crypt.mksalt(crypt.METHOD_SHA512))
 
 
 def update_shadow(shadow_text, user, password, today=None):

@@ -4,7 +4,8 @@ set -e
 root="$1"
 echo lab-full > "$root/etc/hostname"
 printf '127.0.0.1 localhost\n127.0.1.1 lab-full\n' > "$root/etc/hosts"
-echo '/dev/vda / ext4 defaults,errors=remount-ro 0 1' > "$root/etc/fstab"
+# by label: the root file system is the whole of /dev/vda when booted directly, partition 2 of the UEFI disk
+echo 'LABEL=root / ext4 defaults,errors=remount-ro 0 1' > "$root/etc/fstab"
 mkdir -p "$root/etc/cloud/cloud.cfg.d"
 cat > "$root/etc/cloud/cloud.cfg.d/90-virtops-lab.cfg" <<'CFG'
 datasource_list: [ConfigDrive, NoCloud, None]

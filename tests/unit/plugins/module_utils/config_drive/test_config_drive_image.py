@@ -71,8 +71,8 @@ def test_vfat_with_big_files_grows_its_clusters():
     assert config_drive_vfat.read(data)[0] == big
 
 
-@pytest.mark.skipif(not shutil.which('fsck.vfat') or not shutil.which('mdir'), reason='dosfstools and mtools absent')
 def test_vfat_passes_fsck_and_mtools_sees_long_names(tmp_path):
+    assert shutil.which('fsck.vfat') and shutil.which('mdir'), 'dosfstools and mtools (scripts/debian-packages.txt)'
     path = str(tmp_path / 'drive.img')
     with open(path, 'wb') as handle:
         handle.write(image.build(FILES, 'vfat'))

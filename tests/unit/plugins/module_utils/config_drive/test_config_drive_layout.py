@@ -6,6 +6,7 @@ import pytest
 from ansible_collections.virtops.compute.plugins.module_utils.config_drive import layout
 from ansible_collections.virtops.compute.plugins.module_utils.config_drive import network as config_drive_network
 from ansible_collections.virtops.compute.plugins.module_utils.connection import VirtopsError
+from ansible_collections.virtops.compute.plugins.module_utils.disk_image import content as image_content
 
 WHERE = "config_drive '/tmp/cd.iso'"
 NOVA_VERSIONS = ['2012-08-10', '2013-04-04', '2013-10-17', '2015-10-15', '2016-06-30', '2016-10-06', '2017-02-22',
@@ -86,9 +87,27 @@ def test_random_seed_only_from_2013_04_04():
 
 
 def test_vendor_data2_files_static_vendor_data_under_static():
-    files = tree()
+    files = tree(admin_pass=None)
     assert json.loads(files['openstack/latest/vendor_data.json']) == {'cloud-init': '#cloud-config\n{}\n'}
     assert json.loads(files['openstack/latest/vendor_data2.json']) == {'static': {'cloud-init': '#cloud-config\n{}\n'}}
+
+
+def test_admin_pass_reaches_cloud_init_as_a_hash_of_roots_password():
+    """cloud-init reads no admin_pass from meta_data.json: vendor_data2.json's cloud-init key (vendor data to
+    cloud-init) sets root's password to a SHA-512 hash of it, the same for the same drive."""
+    files = tree()
+    vendor_data2 = json.loads(files['openstack/latest/vendor_data2.json'])
+    assert vendor_data2['static'] == {'cloud-init': '#cloud-config\n{}\n'}, 'the static vendor data was touched'
+    config = vendor_data2['cloud-init']
+    assert config.startswith('#cloud-config\n') and 'Sup3r-s3cret' not in config
+    users = json.loads(config.split('\n', 1)[1])['chpasswd']['users']
+    assert [(user['name'], user['type']) for user in users] == [('root', 'hash')]
+    hashed = users[0]['password']
+    assert hashed.startswith('$6$') and image_content.crypt.crypt('Sup3r-s3cret', hashed) == hashed
+    assert tree() == files, 'the same options gave other bytes'
+    other_drive = json.loads(tree(uuid='6c1e1f86-2c4c-4e8e-9c2e-2b0c7a0b8d10')['openstack/latest/vendor_data2.json'])
+    assert other_drive['cloud-init'] != config, 'two drives share a salt'
+    assert 'cloud-init' not in json.loads(tree(admin_pass=None)['openstack/latest/vendor_data2.json'])
 
 
 def test_ec2_tree():

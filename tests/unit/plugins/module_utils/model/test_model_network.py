@@ -206,9 +206,15 @@ def test_libvirt_keeps_what_the_model_built(conn, unique_name, lossless):
         net.undefine()
 
 
+SHIPPED_DEFAULT_NETWORK = '/usr/share/libvirt/networks/default.xml'     # Debian's libvirt-daemon-config-network
+
+
 def test_libvirt_default_network_round_trips(conn, lossless):
-    if 'default' not in conn.listDefinedNetworks() + conn.listNetworks():
-        pytest.skip('no default network on this host')
-    net = conn.networkLookupByName('default')
-    read = lossless(Network, net.XMLDesc(0))
+    """libvirt's own default network: as this host defines it, or as libvirt ships it where it is not defined."""
+    if 'default' in conn.listDefinedNetworks() + conn.listNetworks():
+        xml = conn.networkLookupByName('default').XMLDesc(0)
+    else:
+        with open(SHIPPED_DEFAULT_NETWORK) as handle:
+            xml = handle.read()
+    read = lossless(Network, xml)
     assert read.name == 'default' and read.ips

@@ -1,0 +1,133 @@
+"""The usable-virt-type probe's verdicts for the three kinds of host, on a fake libvirt connection whose probe
+guests behave as each kind's would: /dev/kvm absent (libvirt lists only qemu), kvm listed but unable to run a
+guest (this project's lab machine: the guest never reaches long mode, or QEMU refuses to start), and kvm working.
+The end-to-end tests prove the probe on the real host they run on; these cover the kinds that host is not."""
+import re
+
+import pytest
+
+from ansible_collections.virtops.compute.plugins.module_utils.connection import libvirt
+from ansible_collections.virtops.compute.plugins.module_utils.host import virt_probe
+
+BOOTS = virt_probe.REAL_MODE_MARKER + b'\r\n' + virt_probe.LONG_MODE_MARKER + b'\r\n'
+HANGS_IN_REAL_MODE = virt_probe.REAL_MODE_MARKER + b'\r\n'
+SILENT = b''
+
+
+class _Stream:
+    def __init__(self):
+        self.pending = b''
+
+    def recv(self, _size):
+        out, self.pending = self.pending, b''
+        return out or -2
+
+    def abort(self):
+        pass
+
+
+class _Domain:
+    def __init__(self, prints):
+        self.prints, self.stream, self.destroyed = prints, None, False
+
+    def openConsole(self, _dev, stream, _flags):  # noqa: N802 (libvirt's name)
+        self.stream = stream
+
+    def resume(self):
+        self.stream.pending += self.prints
+
+    def destroy(self):
+        self.destroyed = True
+
+
+class _Volume:
+    def path(self):
+        return '/var/lib/libvirt/virtops-probe-x/boot.img'
+
+    def delete(self, _flags):
+        pass
+
+
+class _Pool:
+    def __init__(self, conn):
+        self.conn = conn
+
+    def build(self, _flags):
+        pass
+
+    def create(self, _flags):
+        pass
+
+    def createXML(self, _xml, _flags):  # noqa: N802
+        return _Volume()
+
+    def destroy(self):
+        self.conn.pool_removed = True
+
+    def delete(self, _flags):
+        pass
+
+    def undefine(self):
+        pass
+
+
+class _Conn:
+    """``behaviour``: virt type -> what its probe guest prints, or an exception QEMU's start raises."""
+
+    def __init__(self, behaviour):
+        self.behaviour, self.domains, self.pool_removed = behaviour, [], False
+
+    def storagePoolDefineXML(self, _xml, _flags):  # noqa: N802
+        return _Pool(self)
+
+    def newStream(self, _flags=0):  # noqa: N802
+        return _Stream()
+
+    def createXML(self, xml, _flags):  # noqa: N802
+        virt_type = re.search(r'<domain type=.(\w+).', xml).group(1)
+        outcome = self.behaviour[virt_type]
+        if isinstance(outcome, Exception):
+            raise outcome
+        domain = _Domain(outcome)
+        self.domains.append(domain)
+        return domain
+
+
+@pytest.fixture(autouse=True)
+def no_upload(monkeypatch):
+    monkeypatch.setattr(virt_probe, '_upload', lambda conn, volume, data: None)
+
+
+def _probe(behaviour, timeout=0.5):
+    conn = _Conn(behaviour)
+    found = virt_probe.probe_virt_types(conn, list(behaviour), timeout=timeout)
+    assert conn.pool_removed and all(domain.destroyed for domain in conn.domains), 'the probe left something behind'
+    return found
+
+
+def test_no_dev_kvm_libvirt_lists_only_qemu_and_qemu_is_usable():
+    found = _probe({'qemu': BOOTS})
+    assert list(found) == ['qemu'] and found['qemu']['usable'] is True
+
+
+def test_kvm_listed_but_never_reaching_long_mode_is_not_usable():
+    found = _probe({'qemu': BOOTS, 'kvm': HANGS_IN_REAL_MODE})
+    assert found['qemu']['usable'] is True
+    assert found['kvm']['usable'] is False and 'did not reach 64-bit long mode' in found['kvm']['reason']
+
+
+def test_kvm_listed_but_silent_is_not_usable():
+    found = _probe({'qemu': BOOTS, 'kvm': SILENT})
+    assert found['kvm']['usable'] is False and 'printed nothing' in found['kvm']['reason']
+
+
+def test_kvm_that_qemu_cannot_start_is_not_usable_and_says_why():
+    refused = libvirt.libvirtError('internal error: process exited while connecting to monitor: '
+                                   'failed to initialize kvm: Permission denied')
+    found = _probe({'qemu': BOOTS, 'kvm': refused})
+    assert found['kvm']['usable'] is False and 'failed to initialize kvm' in found['kvm']['reason']
+
+
+def test_working_kvm_is_usable():
+    found = _probe({'qemu': BOOTS, 'kvm': BOOTS})
+    assert found['kvm']['usable'] is True and found['qemu']['usable'] is True
