@@ -49,9 +49,17 @@ options:
     default: running
   virt_type:
     description:
-      - The libvirt domain type. C(kvm) needs working hardware virtualisation; C(qemu) emulates (TCG).
-      - M(virtops.compute.host_info) tells which types really run guests on a host.
-      - C(kvm) for a new guest when omitted.
+      - The libvirt domain type. C(kvm) needs working hardware virtualisation; C(qemu) emulates (TCG), which
+        works everywhere but is many times slower.
+      - When omitted for a new guest, the best type the host really runs, C(kvm) where it boots a guest, else
+        C(qemu). libvirt lists C(kvm) wherever QEMU supports it, also where C(/dev/kvm) cannot run guests, so the
+        module boots a 512-byte probe guest under each listed type (the probe of M(virtops.compute.host_info),
+        a few seconds, longer when a type hangs), and keeps the answer in a root-only file on the machine that
+        runs the module (C(/var/cache/virtops-compute/virt-types/HOST-UUID.json)) until the host reboots or its
+        QEMU or libvirt changes. The result's RV(actions) says which type was chosen, and a warning says so when
+        C(kvm) is listed but cannot run guests.
+      - A type the host does not run (not listed, or listed but failing the probe) is refused in one sentence
+        naming what it does run, before anything changes.
     type: str
     choices: [kvm, qemu]
   vcpus:

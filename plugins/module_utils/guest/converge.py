@@ -15,7 +15,7 @@ import os
 
 from ansible_collections.virtops.compute.plugins.module_utils.common import converge_result
 from ansible_collections.virtops.compute.plugins.module_utils.connection import (
-    VirtopsError, describe_libvirt_error, is_local_uri, libvirt,
+    VirtopsError, describe_libvirt_error, effective_uri, is_local_uri, libvirt,
 )
 from ansible_collections.virtops.compute.plugins.module_utils.diff import DifferenceTracker
 from ansible_collections.virtops.compute.plugins.module_utils.guest import nics as guest_nics
@@ -25,6 +25,7 @@ from ansible_collections.virtops.compute.plugins.module_utils.guest import stora
 from ansible_collections.virtops.compute.plugins.module_utils.guest.power import GuestPower, power_of
 from ansible_collections.virtops.compute.plugins.module_utils.guest.root_disk import RootDiskGrowth
 from ansible_collections.virtops.compute.plugins.module_utils.guest.wrapper import Guest
+from ansible_collections.virtops.compute.plugins.module_utils.host import virt_types
 from ansible_collections.virtops.compute.plugins.module_utils.libvirt import lookup
 from ansible_collections.virtops.compute.plugins.module_utils.libvirt.define import define_domain
 from ansible_collections.virtops.compute.plugins.module_utils.libvirt.lookup import find_domain
@@ -32,8 +33,9 @@ from ansible_collections.virtops.compute.plugins.module_utils.model.capabilities
 from ansible_collections.virtops.compute.plugins.module_utils.model.domain import Domain
 
 LIVE_CHANGES = ('disk_qos',)
-# What a new guest gets for options the user left out; an existing guest keeps what it has.
-CREATE_DEFAULTS = dict(virt_type='kvm', vcpus=1, memory_mb=512, firmware='bios', secure_boot=False, guest_agent=False)
+# What a new guest gets for options the user left out; an existing guest keeps what it has. A new guest's
+# virt_type is the best one the host really runs (host/virt_types.py).
+CREATE_DEFAULTS = dict(vcpus=1, memory_mb=512, firmware='bios', secure_boot=False, guest_agent=False)
 
 
 def _cause(err, where):
@@ -127,10 +129,6 @@ class GuestConverger(GuestPower, RootDiskGrowth):
         params = self.params
         if params.get('config_drive') and is_local_uri(params.get('uri')) and not os.path.exists(params['config_drive']):
             raise VirtopsError("%s: config_drive '%s' does not exist." % (self.where(), params['config_drive']))
-        caps = self._capabilities()
-        if params.get('virt_type') and params['virt_type'] not in caps.domain_types('x86_64'):
-            raise VirtopsError("%s: virt_type %s is not offered by this host (it offers %s)."
-                               % (self.where(), params['virt_type'], ', '.join(caps.domain_types('x86_64'))))
         if 'memory_mb' not in self.host_cache:
             self.host_cache['memory_mb'] = self.conn.getInfo()[1]
         total_mb = self.host_cache['memory_mb']
@@ -146,6 +144,20 @@ class GuestConverger(GuestPower, RootDiskGrowth):
             if params.get('secure_boot') and not dom_caps.secure_boot_supported:
                 raise VirtopsError('%s: secure_boot is not available with this firmware and machine type.' % self.where())
 
+    def _pick_virt_type(self, wanted):
+        """``wanted`` when the host really runs it, else (when omitted) the best type it runs; one sentence otherwise."""
+        uri = effective_uri(self.params.get('uri'))
+        available, probes, _cached = virt_types.for_run(self.conn, uri, self.host_cache, log=self.module.log)
+        chosen = virt_types.choose(wanted, available, probes, self.where())
+        if not wanted:
+            passed_over = virt_types.why_not_better(chosen, available, probes)
+            self.actions.append('chose virt_type %s, the best this host runs%s'
+                                % (chosen, ' (%s)' % passed_over if passed_over else ''))
+            if passed_over:
+                self.module.warn('%s runs under virt_type %s, emulated and much slower than hardware virtualisation: %s.'
+                                 % (self.where(), chosen, passed_over))
+        return chosen
+
     # ------------------------------------------------------------------ create
 
     def _create(self):
@@ -153,6 +165,7 @@ class GuestConverger(GuestPower, RootDiskGrowth):
         for key, value in CREATE_DEFAULTS.items():
             if params.get(key) is None:
                 params[key] = value
+        params['virt_type'] = self._pick_virt_type(params.get('virt_type'))
         self._check_host()
         if not params.get('image') and not params.get('kernel'):
             raise VirtopsError('%s: a new guest needs an image or a kernel to boot.' % self.where())
@@ -225,6 +238,8 @@ class GuestConverger(GuestPower, RootDiskGrowth):
         grow = self._root_growth(current_domain)
         nic_steps = self._nic_plan(current_domain)
         if changes:
+            if 'virt_type' in changes:
+                self._pick_virt_type(params['virt_type'])
             self._check_host()
             self._apply(dom, current_domain, changes, guest_spec.live_flavor_changes(current, wanted))
         if grow and self._restore is not None:

@@ -44,6 +44,7 @@ class _OneGuest:
         self.diff_mode = batch.diff_mode
         self.host_cache = host_cache
         self.log = batch.log
+        self.warn = batch.warn
 
 
 def validate_items(items, secrets, flavors=None, defaults=None):
