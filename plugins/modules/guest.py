@@ -71,18 +71,19 @@ options:
   max_vcpus:
     description:
       - The most vCPUs the guest can have without a restart; O(vcpus) when omitted for a new guest.
-      - Changing it needs a restart.
+      - Set it above O(vcpus) when creating a guest whose vCPUs should grow live later; changing it needs a restart.
     type: int
   memory_mb:
     description:
-      - Memory in MiB, at most the host's memory; 512 for a new guest when omitted.
+      - Memory in MiB (a whole number; C(2048) is 2 GiB), at most the host's memory; 512 for a new guest when omitted.
       - Up to O(max_memory_mb), a change of a running guest is applied live through the memory balloon (the
         guest needs a virtio balloon driver to give memory back).
     type: int
   max_memory_mb:
     description:
-      - The most memory the guest can have without a restart; O(memory_mb) when omitted for a new guest.
-      - Changing it needs a restart.
+      - The most memory (MiB) the guest can have without a restart; O(memory_mb) when omitted for a new guest.
+      - Set it above O(memory_mb) when creating a guest whose memory should grow live later; changing it needs a
+        restart.
     type: int
   machine:
     description: The QEMU machine type, for example C(pc) or C(q35); libvirt's default when omitted.
@@ -242,7 +243,10 @@ options:
     type: int
     default: 120
   allow_restart:
-    description: Allow stopping and starting a running guest to apply changes that cannot be made live.
+    description:
+      - Allow stopping and starting a running guest to apply changes that cannot be made live.
+      - Without it such a change fails naming the options, and the guest is left as it was; in check mode it is
+        reported instead (RV(restart) and a warning), so a check run shows every difference.
     type: bool
     default: false
   storage_pool:
@@ -320,6 +324,20 @@ actions:
   type: list
   elements: str
   sample: [stopped to apply memory_mb, redefined with new memory_mb, stopped -> running]
+restart:
+  description:
+    - The changes of a running guest that need a restart (C(needed_for)), and whether O(allow_restart) allows it
+      (C(allowed)). In check mode with C(allowed=false), a real run would fail on them.
+  returned: when a change needs a restart of the running guest
+  type: dict
+  sample: {needed_for: [vcpus, memory_mb], allowed: false}
+shutdown:
+  description:
+    - How a shutdown went, when the module stopped the guest; C(clean) (false when it was turned off), C(seconds)
+      (how long the module waited), C(timeout) (O(shutdown_timeout)) and C(how), a sentence saying why the wait ended.
+  returned: when the module shut the guest down
+  type: dict
+  sample: {clean: false, seconds: 120.4, timeout: 120, how: "turned off: the guest ignored the ACPI shutdown request for shutdown_timeout (120 s)"}
 '''
 
 from ansible_collections.virtops.compute.plugins.module_utils.common import VirtopsModule

@@ -36,6 +36,8 @@ LIVE_CHANGES = ('disk_qos',)
 # What a new guest gets for options the user left out; an existing guest keeps what it has. A new guest's
 # virt_type is the best one the host really runs (host/virt_types.py).
 CREATE_DEFAULTS = dict(vcpus=1, memory_mb=512, firmware='bios', secure_boot=False, guest_agent=False)
+# what a flavor change that needs a restart could have had instead: room to grow live
+GROW_LIVE_MAXIMA = (('vcpus', 'max_vcpus'), ('memory_mb', 'max_memory_mb'))
 
 
 def _cause(err, where):
@@ -64,6 +66,9 @@ class GuestConverger(GuestPower, RootDiskGrowth):
         # set once the definition is rewritten through a restart: what a failure afterwards restores
         self._restore = None
         self._pending_growth = None
+        # reported in the result: the restart a change needs ({needed_for, allowed}) and how a shutdown went
+        self.restart = None
+        self.shutdown = None
         # host facts that do not change during a run; the guests module shares one dict among its guests
         self.host_cache = getattr(module, 'host_cache', None)
         if self.host_cache is None:
@@ -109,8 +114,9 @@ class GuestConverger(GuestPower, RootDiskGrowth):
         return self._result(dom)
 
     def _result(self, dom):
+        reports = dict((key, value) for key, value in (('restart', self.restart), ('shutdown', self.shutdown)) if value)
         return converge_result(self.module, self.tracker, self.actions,
-                               guest=Guest(dom).info() if dom is not None else None)
+                               guest=Guest(dom).info() if dom is not None else None, **reports)
 
     # ------------------------------------------------------------------ host checks
 
@@ -241,7 +247,7 @@ class GuestConverger(GuestPower, RootDiskGrowth):
             if 'virt_type' in changes:
                 self._pick_virt_type(params['virt_type'])
             self._check_host()
-            self._apply(dom, current_domain, changes, guest_spec.live_flavor_changes(current, wanted))
+            self._apply(dom, current_domain, changes, current, guest_spec.live_flavor_changes(current, wanted))
         if grow and self._restore is not None:
             # grown only once the new definition has started: a grown disk cannot be given back if the start fails
             self._pending_growth = grow
@@ -266,12 +272,11 @@ class GuestConverger(GuestPower, RootDiskGrowth):
         guest_nics.check_networks(self.conn, self.where(), self.params['nics'])
         return [step for step in steps if step[0] != 'keep']
 
-    def _apply(self, dom, current_domain, changes, live_flavor):
+    def _apply(self, dom, current_domain, changes, current, live_flavor):
         restart_needed = [key for key in changes if key not in LIVE_CHANGES and key not in live_flavor]
         active = dom.isActive()
-        if active and restart_needed and not self.params['allow_restart']:
-            raise VirtopsError('%s: changing %s needs a restart of the running guest; set allow_restart to true to allow it.'
-                               % (self.where(), ', '.join(restart_needed)))
+        if active and restart_needed:
+            self.need_restart(restart_needed, self._restart_refusal(restart_needed, current))
         if self.check:
             return
         guest_spec.apply_spec(current_domain, changes, self.params)
@@ -301,6 +306,29 @@ class GuestConverger(GuestPower, RootDiskGrowth):
         except libvirt.libvirtError as err:
             self._roll_back(dom, 'libvirt refused the new %s' % ', '.join(changes), err)
         self.actions.append('redefined with new %s' % ', '.join(changes))
+
+    def _restart_refusal(self, restart_needed, current):
+        """The sentence refusing a restart; for vCPUs or memory it names the maximum that lets them grow live."""
+        hints = ['%s above %s' % (ceiling, amount)
+                 for amount, ceiling in GROW_LIVE_MAXIMA if amount in restart_needed and ceiling not in restart_needed]
+        room = ['%s %d' % (ceiling, current[ceiling]) for amount, ceiling in GROW_LIVE_MAXIMA if amount in restart_needed]
+        return ('%s: changing %s needs a restart of the running guest%s; set allow_restart to true to allow it%s.'
+                % (self.where(), ', '.join(restart_needed),
+                   ' (it has no room to grow live beyond %s)' % ' and '.join(room) if room else '',
+                   ', and give it %s so that later changes up to %s apply live' % (
+                       ' and '.join(hints), 'them' if len(hints) > 1 else 'it') if hints else ''))
+
+    def need_restart(self, keys, refusal):
+        """A change of a running guest that needs a restart: refused without allow_restart, except that a check
+        run reports it (``restart`` in the result, and a warning) so that every difference of every guest shows."""
+        allowed = bool(self.params['allow_restart'])
+        earlier = self.restart['needed_for'] if self.restart else []
+        self.restart = dict(needed_for=earlier + [key for key in keys if key not in earlier], allowed=allowed)
+        if allowed:
+            return
+        if not self.check:
+            raise VirtopsError(refusal)
+        self.module.warn('%s (check mode: a real run fails here).' % refusal.rstrip('.'))
 
     def _roll_back(self, dom, what, err):
         """Put the definition and power state from before the change back, then fail saying so."""

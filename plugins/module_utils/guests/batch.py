@@ -189,6 +189,10 @@ def converge_all(module, items, workers):
     _wait_all(module, items, results)
     failed = [r for r in results if r.get('failed')]
     summary = dict(total=len(results), changed=sum(1 for r in results if r.get('changed')), failed=len(failed))
+    # (check mode) the guests whose changes a real run refuses without allow_restart
+    refused = [r['name'] for r in results if r.get('restart') and not r['restart']['allowed']]
+    if refused:
+        summary['need_allow_restart'] = refused
     result = dict(changed=summary['changed'] > 0, guests=results, summary=summary)
     if failed:
         first = failed[0]['msg'].rstrip('.')
