@@ -37,7 +37,8 @@ options:
       - C(stopped) shuts it down cleanly and turns it off after O(shutdown_timeout) seconds if it does not stop.
       - C(paused) stops its virtual CPUs; its memory stays.
       - C(suspended) saves its memory to disk with libvirt managed save; it then uses no RAM or CPU and a later
-        C(running) resumes it where it left off. A stopped guest is started first.
+        C(running) resumes it where it left off. Only a running or paused guest has memory to save, so a stopped
+        guest, or one that does not exist yet, is refused with one sentence and left as it is.
       - C(rescued) boots the guest from O(rescue_image) with its own root disk attached as the next free virtio
         disk (C(vdb) unless taken), keeping its name, UUID, MACs and volumes; any other state from C(rescued)
         first puts back exactly the definition it had before.
@@ -99,7 +100,7 @@ options:
     type: path
   root_size_gb:
     description:
-      - The root disk's size in GiB, at least the image's size. Growing an existing guest's root disk is applied
+      - The root disk's size in GiB (a whole number), at least the image's size. Growing an existing guest's root disk is applied
         live; shrinking is refused.
     type: int
   auto_disk_config:

@@ -88,6 +88,8 @@ class GuestConverger(GuestPower, RootDiskGrowth):
                                % (self.where(), dom.UUIDString(), params['uuid']))
         if params['state'] == 'absent':
             return self._result(self._remove(dom))
+        if params['state'] == 'suspended':
+            self.refuse_suspending_nothing(dom)
         rescue = params['state'] == 'rescued'
         created = dom is None
         if created:
@@ -140,7 +142,7 @@ class GuestConverger(GuestPower, RootDiskGrowth):
         total_mb = self.host_cache['memory_mb']
         for key in ('memory_mb', 'max_memory_mb'):
             if params.get(key) and params[key] > total_mb:
-                raise VirtopsError("%s: %s %d exceeds the host's %d MiB of memory." % (self.where(), key, params[key], total_mb))
+                raise VirtopsError("%s: %s %d (MiB) exceeds the host's %d MiB of memory." % (self.where(), key, params[key], total_mb))
         if params.get('firmware') == 'uefi':
             dom_caps = DomainCapabilities.from_xml(self.conn.getDomainCapabilities(
                 None, 'x86_64', params.get('machine'), params.get('virt_type'), 0))

@@ -28,6 +28,16 @@ def power_of(dom):
 
 
 class GuestPower:
+    def refuse_suspending_nothing(self, dom):
+        """``suspended`` saves a running guest's memory: a stopped or new guest has none, and booting it only to
+        save it would hand back a guest caught half-way through its boot. Refused before anything changes."""
+        if dom is None:
+            raise VirtopsError('%s does not exist yet; state suspended saves the memory of a running guest, so create '
+                               'it with state running (or stopped) first.' % self.where())
+        if power_of(dom) == 'stopped':
+            raise VirtopsError('%s is stopped; state suspended saves the memory of a running guest, so start it first '
+                               '(state running) or leave it stopped.' % self.where())
+
     def _set_power(self, dom, wanted):
         current = power_of(dom)
         if current == wanted:
@@ -49,8 +59,6 @@ class GuestPower:
             else:
                 self.stop(dom)
         elif wanted == 'suspended':
-            if current == 'stopped':
-                self._start(dom, current)
             dom.managedSave(0)
         self.actions.append('%s -> %s' % (current, wanted))
 
