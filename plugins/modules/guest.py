@@ -240,7 +240,12 @@ options:
         description: "Parameters of O(nics[].filter), for example C({IP: 192.0.2.10})."
         type: dict
   shutdown_timeout:
-    description: Seconds to wait for a clean shutdown before turning the guest off.
+    description:
+      - Seconds to wait for a clean shutdown (O(state=stopped), or a restart for a change) before turning the guest
+        off. The guest is asked through its guest agent when one is connected, else through ACPI, which a guest
+        without an ACPI daemon ignores; then the whole timeout passes before it is turned off.
+      - While it waits the module writes a progress line to the host's log every 10 seconds; RV(shutdown) says how
+        long it waited and why it ended.
     type: int
     default: 120
   allow_restart:
@@ -320,7 +325,7 @@ changes:
   elements: str
   sample: [memory_mb, power_state]
 actions:
-  description: What the module did, in order.
+  description: What the module did, in order (including the virt type it chose for a new guest).
   returned: when something was done
   type: list
   elements: str

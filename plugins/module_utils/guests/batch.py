@@ -23,6 +23,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible_collections.virtops.compute.plugins.module_utils.connection import (
     VirtopsError, describe_libvirt_error, libvirt,
 )
+from ansible_collections.virtops.compute.plugins.module_utils.guest import progress
 from ansible_collections.virtops.compute.plugins.module_utils.guest import storage as instance_storage
 from ansible_collections.virtops.compute.plugins.module_utils.guest import wait as guest_wait
 from ansible_collections.virtops.compute.plugins.module_utils.guest.converge import GuestConverger
@@ -144,8 +145,10 @@ def _wait_all(module, items, results):
         item = items[index]
         try:
             dom = find_domain(module.conn, item['name'])
+            ticker = progress.Ticker(module.log, "guests: '%s' waiting for %s" % (item['name'], guest_wait.what(item['wait_for'])),
+                                     'wait_timeout', item['wait_timeout'])
             seconds = guest_wait.wait(item['wait_for'], item['wait_timeout'], guest_wait.libvirt_agent(dom),
-                                      guest_wait.libvirt_running(dom))
+                                      guest_wait.libvirt_running(dom), progress=ticker.tick)
         except guest_wait.WaitFailed as err:
             results[index].update(failed=True, msg="guest '%s': %s." % (item['name'], err))
             return
