@@ -30,8 +30,8 @@ class Ticker:
         if now < self.next_line:
             return False
         self.next_line = now + self.every
-        self.log('%s: %d s of %s (%d s)%s' % (self.what, now - self.started, self.timeout_name, self.timeout,
-                                             '; last: %s' % last if last else ''))
+        last_seen = '; last: %s' % last if last else ''
+        self.log('%s: %d s of %s (%d s)%s' % (self.what, now - self.started, self.timeout_name, self.timeout, last_seen))
         return True
 
 
