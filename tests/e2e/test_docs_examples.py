@@ -154,8 +154,10 @@ def _check_running_guests_boot(conn, before):
         log, deadline = _serial_log(dom), time.monotonic() + BOOT_WAIT
         while True:
             text = open(log, errors='replace').read() if log and os.path.exists(log) else ''
-            if BOOTED.search(text) or not dom.isActive():
+            if BOOTED.search(text):
                 break
+            assert dom.isActive(), 'guest %s, made by the examples, stopped before it booted; its serial log ends:\n%s' % (
+                dom.name(), text[-1500:])
             assert time.monotonic() < deadline, ('guest %s, made by the examples, did not boot within %d s; its serial '
                                                  'log (%s) ends:\n%s' % (dom.name(), BOOT_WAIT, log, text[-1500:]))
             time.sleep(1)
