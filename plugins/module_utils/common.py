@@ -10,6 +10,7 @@ argument spec, documentation and one call to ``run``.
 """
 
 
+import re
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -36,10 +37,30 @@ def converge_result(module, tracker, actions=(), changed=None, **facts):
     return result
 
 
+# Option names end in their unit (memory_mb, size_gb): a value Ansible cannot read as a whole number gets a sentence
+# that names the unit instead of Python's "cannot be converted to an int".
+_UNITS = dict(mb='MiB', mib='MiB', gb='GiB', gib='GiB', kb='KiB', ms='milliseconds')
+_UNIT_EXAMPLES = dict(MiB='2048 is 2 GiB', GiB='20 is 20 GiB')
+_NOT_A_WHOLE_NUMBER = re.compile(r"argument '(?P<name>\w+)' is of type \w+(?: found in '(?P<parent>[^']+)'\.)? and we "
+                                 r'were unable to convert to int: "(?P<value>.*)" cannot be converted to an int')
+
+
+def explain_unit(message):
+    """Ansible's type error for an option whose name carries a unit, as one sentence naming the unit."""
+    match = _NOT_A_WHOLE_NUMBER.search(message or '')
+    unit = match and _UNITS.get(match.group('name').rsplit('_', 1)[-1])
+    if not unit:
+        return message
+    name = match.group('name') + (' (in %s)' % match.group('parent') if match.group('parent') else '')
+    example = ' (%s)' % _UNIT_EXAMPLES[unit] if unit in _UNIT_EXAMPLES else ''
+    return '%s is a whole number of %s%s, not %s.' % (name, unit, example, match.group('value'))
+
+
 class _SentenceModule(AnsibleModule):
     """AnsibleModule whose own refusals (types, choices, required options) end as a sentence, like the collection's."""
 
     def fail_json(self, msg, **kwargs):
+        msg = explain_unit(msg) if isinstance(msg, str) else msg
         if isinstance(msg, str) and msg.strip() and not msg.rstrip().endswith(('.', '!', '?')):
             msg = ' '.join(msg.split()) + '.'
         super().fail_json(msg=msg, **kwargs)

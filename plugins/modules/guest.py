@@ -37,7 +37,8 @@ options:
       - C(stopped) shuts it down cleanly and turns it off after O(shutdown_timeout) seconds if it does not stop.
       - C(paused) stops its virtual CPUs; its memory stays.
       - C(suspended) saves its memory to disk with libvirt managed save; it then uses no RAM or CPU and a later
-        C(running) resumes it where it left off. A stopped guest is started first.
+        C(running) resumes it where it left off. Only a running or paused guest has memory to save, so a stopped
+        guest, or one that does not exist yet, is refused with one sentence and left as it is.
       - C(rescued) boots the guest from O(rescue_image) with its own root disk attached as the next free virtio
         disk (C(vdb) unless taken), keeping its name, UUID, MACs and volumes; any other state from C(rescued)
         first puts back exactly the definition it had before.
@@ -49,9 +50,17 @@ options:
     default: running
   virt_type:
     description:
-      - The libvirt domain type. C(kvm) needs working hardware virtualisation; C(qemu) emulates (TCG).
-      - M(virtops.compute.host_info) tells which types really run guests on a host.
-      - C(kvm) for a new guest when omitted.
+      - The libvirt domain type. C(kvm) needs working hardware virtualisation; C(qemu) emulates (TCG), which
+        works everywhere but is many times slower.
+      - When omitted for a new guest, the best type the host really runs, C(kvm) where it boots a guest, else
+        C(qemu). libvirt lists C(kvm) wherever QEMU supports it, also where C(/dev/kvm) cannot run guests, so the
+        module boots a 512-byte probe guest under each listed type (the probe of M(virtops.compute.host_info),
+        a few seconds, longer when a type hangs), and keeps the answer in a root-only file on the machine that
+        runs the module (C(/var/cache/virtops-compute/virt-types/HOST-UUID.json)) until the host reboots or its
+        QEMU or libvirt changes. The result's RV(actions) says which type was chosen, and a warning says so when
+        C(kvm) is listed but cannot run guests.
+      - A type the host does not run (not listed, or listed but failing the probe) is refused in one sentence
+        naming what it does run, before anything changes.
     type: str
     choices: [kvm, qemu]
   vcpus:
@@ -63,18 +72,19 @@ options:
   max_vcpus:
     description:
       - The most vCPUs the guest can have without a restart; O(vcpus) when omitted for a new guest.
-      - Changing it needs a restart.
+      - Set it above O(vcpus) when creating a guest whose vCPUs should grow live later; changing it needs a restart.
     type: int
   memory_mb:
     description:
-      - Memory in MiB, at most the host's memory; 512 for a new guest when omitted.
+      - Memory in MiB (a whole number; C(2048) is 2 GiB), at most the host's memory; 512 for a new guest when omitted.
       - Up to O(max_memory_mb), a change of a running guest is applied live through the memory balloon (the
         guest needs a virtio balloon driver to give memory back).
     type: int
   max_memory_mb:
     description:
-      - The most memory the guest can have without a restart; O(memory_mb) when omitted for a new guest.
-      - Changing it needs a restart.
+      - The most memory (MiB) the guest can have without a restart; O(memory_mb) when omitted for a new guest.
+      - Set it above O(memory_mb) when creating a guest whose memory should grow live later; changing it needs a
+        restart.
     type: int
   machine:
     description: The QEMU machine type, for example C(pc) or C(q35); libvirt's default when omitted.
@@ -90,7 +100,7 @@ options:
     type: path
   root_size_gb:
     description:
-      - The root disk's size in GiB, at least the image's size. Growing an existing guest's root disk is applied
+      - The root disk's size in GiB (a whole number), at least the image's size. Growing an existing guest's root disk is applied
         live; shrinking is refused.
     type: int
   auto_disk_config:
@@ -207,11 +217,19 @@ options:
         description: "Parameters of O(nics[].filter), for example C({IP: 192.0.2.10})."
         type: dict
   shutdown_timeout:
-    description: Seconds to wait for a clean shutdown before turning the guest off.
+    description:
+      - Seconds to wait for a clean shutdown (O(state=stopped), or a restart for a change) before turning the guest
+        off. The guest is asked through its guest agent when one is connected, else through ACPI, which a guest
+        without an ACPI daemon ignores; then the whole timeout passes before it is turned off.
+      - While it waits the module writes a progress line to the host's log every 10 seconds; RV(shutdown) says how
+        long it waited and why it ended.
     type: int
     default: 120
   allow_restart:
-    description: Allow stopping and starting a running guest to apply changes that cannot be made live.
+    description:
+      - Allow stopping and starting a running guest to apply changes that cannot be made live.
+      - Without it such a change fails naming the options, and the guest is left as it was; in check mode it is
+        reported instead (RV(restart) and a warning), so a check run shows every difference.
     type: bool
     default: false
   storage_pool:
@@ -285,11 +303,25 @@ changes:
   elements: str
   sample: [memory_mb, power_state]
 actions:
-  description: What the module did, in order.
+  description: What the module did, in order (including the virt type it chose for a new guest).
   returned: when something was done
   type: list
   elements: str
   sample: [stopped to apply memory_mb, redefined with new memory_mb, stopped -> running]
+restart:
+  description:
+    - The changes of a running guest that need a restart (C(needed_for)), and whether O(allow_restart) allows it
+      (C(allowed)). In check mode with C(allowed=false), a real run would fail on them.
+  returned: when a change needs a restart of the running guest
+  type: dict
+  sample: {needed_for: [vcpus, memory_mb], allowed: false}
+shutdown:
+  description:
+    - How a shutdown went, when the module stopped the guest; C(clean) (false when it was turned off), C(seconds)
+      (how long the module waited), C(timeout) (O(shutdown_timeout)) and C(how), a sentence saying why the wait ended.
+  returned: when the module shut the guest down
+  type: dict
+  sample: {clean: false, seconds: 120.4, timeout: 120, how: "turned off: the guest ignored the ACPI shutdown request for shutdown_timeout (120 s)"}
 '''
 
 from ansible_collections.virtops.compute.plugins.module_utils.common import VirtopsModule

@@ -56,6 +56,8 @@ options:
     description:
       - C(soft) asks the guest to reboot (through the agent when there is one, else ACPI) and resets it when it has
         not rebooted within O(reboot_timeout) seconds; C(hard) resets it at once, like a reset button.
+      - A guest that ignores ACPI (no ACPI daemon, no agent) makes a soft reboot wait the whole O(reboot_timeout);
+        RV(how) and RV(waited_seconds) say so, and the module's log has a progress line every 10 seconds.
     type: str
     choices: [soft, hard]
     default: soft
@@ -158,6 +160,15 @@ reboot_type:
   description: The reboot type used.
   returned: when O(action=reboot)
   type: str
+waited_seconds:
+  description: How long a reboot waited for the guest before it ended (0 for a hard reboot).
+  returned: when O(action=reboot) outside check mode
+  type: float
+how:
+  description: A sentence saying how a reboot ended and why, for example that the guest ignored the ACPI request.
+  returned: when O(action=reboot) outside check mode
+  type: str
+  sample: "reset: the guest ignored the ACPI reboot request for reboot_timeout (120 s)"
 method:
   description:
     - How the reboot happened, C(guest) (the guest rebooted itself) or C(reset).

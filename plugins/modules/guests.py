@@ -75,7 +75,8 @@ extends_documentation_fragment:
   - virtops.compute.attributes
 notes:
   - Check mode reports what would change for each item (the drive and volumes included) and changes nothing; it
-    does not wait.
+    does not wait. A change that needs a restart the item does not allow is reported (C(restart), a warning and
+    C(summary.need_allow_restart)) instead of failing the item, so every guest's differences show.
 seealso:
   - module: virtops.compute.guest
   - module: virtops.compute.config_drive
@@ -146,11 +147,15 @@ guests:
       C(volumes.vdb created), C(volumes.vdb disk), C(volumes.vdb size_gb)...).
     - C(config_drive) (when the item describes one) has C(path), C(volume), C(pool), C(format), C(size_bytes),
       C(sha256), C(uuid) and C(hostname); C(waited) (after a wait) has C(for) and C(seconds).
+    - C(restart) and C(shutdown) as M(virtops.compute.guest) returns them; in check mode, C(restart.allowed=false)
+      marks a guest whose changes a real run refuses without C(allow_restart).
   returned: always
   type: list
   elements: dict
 summary:
-  description: Counts of guests in all, changed and failed.
+  description:
+    - Counts of guests in all, changed and failed; in a check run where some guests' changes need a restart that
+      their C(allow_restart) does not allow, also C(need_allow_restart), their names (a real run would fail them).
   returned: always
   type: dict
   sample: {total: 10, changed: 10, failed: 0}

@@ -93,6 +93,9 @@ STEPS = [
     step('create', 'config_drive', dict(dest=DRIVE, name=GUEST, hostname=GUEST)),
     step('change-hostname', 'config_drive', dict(dest=DRIVE, name=GUEST, hostname='sweep-host')),
     step('delete', 'config_drive', dict(dest=DRIVE, state='absent')),
+    # suspended saves a running guest's memory (a stopped one is refused), so it starts first
+    step('start-again', 'guest', dict(GUEST_OPTS, state='running', vcpus=2, memory_mb=160,
+                                      nics=[dict(user=True, mac='52:54:00:b1:00:01')])),
     step('suspend', 'guest', dict(GUEST_OPTS, state='suspended', vcpus=2, memory_mb=160,
                                   nics=[dict(user=True, mac='52:54:00:b1:00:01')])),
     step('absent', 'guest', dict(name=GUEST, state='absent')),

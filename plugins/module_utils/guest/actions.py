@@ -14,6 +14,7 @@ import time
 from ansible_collections.virtops.compute.plugins.module_utils.connection import (
     VirtopsError, describe_libvirt_error, libvirt,
 )
+from ansible_collections.virtops.compute.plugins.module_utils.guest import progress
 from ansible_collections.virtops.compute.plugins.module_utils.guest.wrapper import Guest
 from ansible_collections.virtops.compute.plugins.module_utils.libvirt.agent import agent_call, check_timeout
 
@@ -36,7 +37,9 @@ def _has_agent(guest):
 
 
 def reboot(module):
-    """``soft``: ask the guest (agent or ACPI) and reset it if it has not rebooted in time; ``hard``: reset."""
+    """``soft``: ask the guest (agent or ACPI) and reset it if it has not rebooted in time; ``hard``: reset.
+
+    The result says how long the reboot waited and how it ended (``waited_seconds``, ``method``, ``how``)."""
     params = module.params
     guest = _running_guest(module.conn, params['name'], 'reboot')
     result = dict(changed=True, reboot_type=params['reboot_type'])
@@ -45,8 +48,11 @@ def reboot(module):
     dom = guest.dom
     if params['reboot_type'] == 'hard':
         dom.reset(0)
-        result['method'] = 'reset'
+        result.update(method='reset', waited_seconds=0.0, how='reset at once (reboot_type hard)')
         return result
+    where = "guest '%s'" % params['name']
+    asked = progress.shutdown_channel(dom)
+    started = time.monotonic()
     rebooted = []
     callback = module.conn.domainEventRegisterAny(dom, libvirt.VIR_DOMAIN_EVENT_ID_REBOOT,
                                                   lambda _conn, _dom, _opaque: rebooted.append(True), None)
@@ -54,23 +60,29 @@ def reboot(module):
         try:
             dom.reboot(0)
         except libvirt.libvirtError as err:
-            module.warn(describe_libvirt_error(err, where='the soft reboot request failed, so the guest was reset'))
+            why = describe_libvirt_error(err, where='the %s reboot request failed' % asked).rstrip('.')
+            module.warn('%s: %s, so the guest was reset.' % (where, why))
         else:
-            deadline = time.time() + params['reboot_timeout']
+            why = 'the guest ignored the %s reboot request for reboot_timeout (%d s)' % (asked, params['reboot_timeout'])
+            ticker = progress.Ticker(module.log, '%s: waiting for the guest to reboot (%s request)' % (where, asked),
+                                     'reboot_timeout', params['reboot_timeout'])
             # A tick wakes the event loop twice a second, so the deadline is kept without an event.
             tick = libvirt.virEventAddTimeout(500, _tick, None)
             try:
-                while not rebooted and time.time() < deadline:
+                while not rebooted and time.monotonic() - started < params['reboot_timeout']:
                     libvirt.virEventRunDefaultImpl()
+                    ticker.tick()
             finally:
                 libvirt.virEventRemoveTimeout(tick)
         if rebooted:
-            result['method'] = 'guest'
+            result.update(method='guest', how='rebooted by the guest on the %s request' % asked)
         else:
             dom.reset(0)
-            result['method'] = 'reset'
+            result.update(method='reset', how='reset: %s' % why)
     finally:
         module.conn.domainEventDeregisterAny(callback)
+    result['waited_seconds'] = round(time.monotonic() - started, 1)
+    module.log('%s: %s after %.1f s' % (where, result['how'], result['waited_seconds']))
     return result
 
 

@@ -15,7 +15,7 @@ import os
 
 from ansible_collections.virtops.compute.plugins.module_utils.common import converge_result
 from ansible_collections.virtops.compute.plugins.module_utils.connection import (
-    VirtopsError, describe_libvirt_error, is_local_uri, libvirt,
+    VirtopsError, describe_libvirt_error, effective_uri, is_local_uri, libvirt,
 )
 from ansible_collections.virtops.compute.plugins.module_utils.diff import DifferenceTracker
 from ansible_collections.virtops.compute.plugins.module_utils.guest import nics as guest_nics
@@ -25,6 +25,7 @@ from ansible_collections.virtops.compute.plugins.module_utils.guest import stora
 from ansible_collections.virtops.compute.plugins.module_utils.guest.power import GuestPower, power_of
 from ansible_collections.virtops.compute.plugins.module_utils.guest.root_disk import RootDiskGrowth
 from ansible_collections.virtops.compute.plugins.module_utils.guest.wrapper import Guest
+from ansible_collections.virtops.compute.plugins.module_utils.host import virt_types
 from ansible_collections.virtops.compute.plugins.module_utils.libvirt import lookup
 from ansible_collections.virtops.compute.plugins.module_utils.libvirt.define import define_domain
 from ansible_collections.virtops.compute.plugins.module_utils.libvirt.lookup import find_domain
@@ -32,8 +33,11 @@ from ansible_collections.virtops.compute.plugins.module_utils.model.capabilities
 from ansible_collections.virtops.compute.plugins.module_utils.model.domain import Domain
 
 LIVE_CHANGES = ('disk_qos',)
-# What a new guest gets for options the user left out; an existing guest keeps what it has.
-CREATE_DEFAULTS = dict(virt_type='kvm', vcpus=1, memory_mb=512, firmware='bios', secure_boot=False, guest_agent=False)
+# What a new guest gets for options the user left out; an existing guest keeps what it has. A new guest's
+# virt_type is the best one the host really runs (host/virt_types.py).
+CREATE_DEFAULTS = dict(vcpus=1, memory_mb=512, firmware='bios', secure_boot=False, guest_agent=False)
+# what a flavor change that needs a restart could have had instead: room to grow live
+GROW_LIVE_MAXIMA = (('vcpus', 'max_vcpus'), ('memory_mb', 'max_memory_mb'))
 
 
 def _cause(err, where):
@@ -62,6 +66,9 @@ class GuestConverger(GuestPower, RootDiskGrowth):
         # set once the definition is rewritten through a restart: what a failure afterwards restores
         self._restore = None
         self._pending_growth = None
+        # reported in the result: the restart a change needs ({needed_for, allowed}) and how a shutdown went
+        self.restart = None
+        self.shutdown = None
         # host facts that do not change during a run; the guests module shares one dict among its guests
         self.host_cache = getattr(module, 'host_cache', None)
         if self.host_cache is None:
@@ -81,6 +88,8 @@ class GuestConverger(GuestPower, RootDiskGrowth):
                                % (self.where(), dom.UUIDString(), params['uuid']))
         if params['state'] == 'absent':
             return self._result(self._remove(dom))
+        if params['state'] == 'suspended':
+            self.refuse_suspending_nothing(dom)
         rescue = params['state'] == 'rescued'
         created = dom is None
         if created:
@@ -107,8 +116,9 @@ class GuestConverger(GuestPower, RootDiskGrowth):
         return self._result(dom)
 
     def _result(self, dom):
+        reports = dict((key, value) for key, value in (('restart', self.restart), ('shutdown', self.shutdown)) if value)
         return converge_result(self.module, self.tracker, self.actions,
-                               guest=Guest(dom).info() if dom is not None else None)
+                               guest=Guest(dom).info() if dom is not None else None, **reports)
 
     # ------------------------------------------------------------------ host checks
 
@@ -127,16 +137,12 @@ class GuestConverger(GuestPower, RootDiskGrowth):
         params = self.params
         if params.get('config_drive') and is_local_uri(params.get('uri')) and not os.path.exists(params['config_drive']):
             raise VirtopsError("%s: config_drive '%s' does not exist." % (self.where(), params['config_drive']))
-        caps = self._capabilities()
-        if params.get('virt_type') and params['virt_type'] not in caps.domain_types('x86_64'):
-            raise VirtopsError("%s: virt_type %s is not offered by this host (it offers %s)."
-                               % (self.where(), params['virt_type'], ', '.join(caps.domain_types('x86_64'))))
         if 'memory_mb' not in self.host_cache:
             self.host_cache['memory_mb'] = self.conn.getInfo()[1]
         total_mb = self.host_cache['memory_mb']
         for key in ('memory_mb', 'max_memory_mb'):
             if params.get(key) and params[key] > total_mb:
-                raise VirtopsError("%s: %s %d exceeds the host's %d MiB of memory." % (self.where(), key, params[key], total_mb))
+                raise VirtopsError("%s: %s %d (MiB) exceeds the host's %d MiB of memory." % (self.where(), key, params[key], total_mb))
         if params.get('firmware') == 'uefi':
             dom_caps = DomainCapabilities.from_xml(self.conn.getDomainCapabilities(
                 None, 'x86_64', params.get('machine'), params.get('virt_type'), 0))
@@ -146,6 +152,20 @@ class GuestConverger(GuestPower, RootDiskGrowth):
             if params.get('secure_boot') and not dom_caps.secure_boot_supported:
                 raise VirtopsError('%s: secure_boot is not available with this firmware and machine type.' % self.where())
 
+    def _pick_virt_type(self, wanted):
+        """``wanted`` when the host really runs it, else (when omitted) the best type it runs; one sentence otherwise."""
+        uri = effective_uri(self.params.get('uri'))
+        available, probes, _cached = virt_types.for_run(self.conn, uri, self.host_cache, log=self.module.log)
+        chosen = virt_types.choose(wanted, available, probes, self.where())
+        if not wanted:
+            passed_over = virt_types.why_not_better(chosen, available, probes)
+            self.actions.append('chose virt_type %s, the best this host runs%s'
+                                % (chosen, ' (%s)' % passed_over if passed_over else ''))
+            if passed_over:
+                self.module.warn('%s runs under virt_type %s, emulated and much slower than hardware virtualisation: %s.'
+                                 % (self.where(), chosen, passed_over))
+        return chosen
+
     # ------------------------------------------------------------------ create
 
     def _create(self):
@@ -153,6 +173,7 @@ class GuestConverger(GuestPower, RootDiskGrowth):
         for key, value in CREATE_DEFAULTS.items():
             if params.get(key) is None:
                 params[key] = value
+        params['virt_type'] = self._pick_virt_type(params.get('virt_type'))
         self._check_host()
         if not params.get('image') and not params.get('kernel'):
             raise VirtopsError('%s: a new guest needs an image or a kernel to boot.' % self.where())
@@ -225,8 +246,10 @@ class GuestConverger(GuestPower, RootDiskGrowth):
         grow = self._root_growth(current_domain)
         nic_steps = self._nic_plan(current_domain)
         if changes:
+            if 'virt_type' in changes:
+                self._pick_virt_type(params['virt_type'])
             self._check_host()
-            self._apply(dom, current_domain, changes, guest_spec.live_flavor_changes(current, wanted))
+            self._apply(dom, current_domain, changes, current, guest_spec.live_flavor_changes(current, wanted))
         if grow and self._restore is not None:
             # grown only once the new definition has started: a grown disk cannot be given back if the start fails
             self._pending_growth = grow
@@ -251,12 +274,11 @@ class GuestConverger(GuestPower, RootDiskGrowth):
         guest_nics.check_networks(self.conn, self.where(), self.params['nics'])
         return [step for step in steps if step[0] != 'keep']
 
-    def _apply(self, dom, current_domain, changes, live_flavor):
+    def _apply(self, dom, current_domain, changes, current, live_flavor):
         restart_needed = [key for key in changes if key not in LIVE_CHANGES and key not in live_flavor]
         active = dom.isActive()
-        if active and restart_needed and not self.params['allow_restart']:
-            raise VirtopsError('%s: changing %s needs a restart of the running guest; set allow_restart to true to allow it.'
-                               % (self.where(), ', '.join(restart_needed)))
+        if active and restart_needed:
+            self.need_restart(restart_needed, self._restart_refusal(restart_needed, current))
         if self.check:
             return
         guest_spec.apply_spec(current_domain, changes, self.params)
@@ -286,6 +308,29 @@ class GuestConverger(GuestPower, RootDiskGrowth):
         except libvirt.libvirtError as err:
             self._roll_back(dom, 'libvirt refused the new %s' % ', '.join(changes), err)
         self.actions.append('redefined with new %s' % ', '.join(changes))
+
+    def _restart_refusal(self, restart_needed, current):
+        """The sentence refusing a restart; for vCPUs or memory it names the maximum that lets them grow live."""
+        hints = ['%s above %s' % (ceiling, amount)
+                 for amount, ceiling in GROW_LIVE_MAXIMA if amount in restart_needed and ceiling not in restart_needed]
+        room = ['%s %d' % (ceiling, current[ceiling]) for amount, ceiling in GROW_LIVE_MAXIMA if amount in restart_needed]
+        return ('%s: changing %s needs a restart of the running guest%s; set allow_restart to true to allow it%s.'
+                % (self.where(), ', '.join(restart_needed),
+                   ' (it has no room to grow live beyond %s)' % ' and '.join(room) if room else '',
+                   ', and give it %s so that later changes up to %s apply live' % (
+                       ' and '.join(hints), 'them' if len(hints) > 1 else 'it') if hints else ''))
+
+    def need_restart(self, keys, refusal):
+        """A change of a running guest that needs a restart: refused without allow_restart, except that a check
+        run reports it (``restart`` in the result, and a warning) so that every difference of every guest shows."""
+        allowed = bool(self.params['allow_restart'])
+        earlier = self.restart['needed_for'] if self.restart else []
+        self.restart = dict(needed_for=earlier + [key for key in keys if key not in earlier], allowed=allowed)
+        if allowed:
+            return
+        if not self.check:
+            raise VirtopsError(refusal)
+        self.module.warn('%s (check mode: a real run fails here).' % refusal.rstrip('.'))
 
     def _roll_back(self, dom, what, err):
         """Put the definition and power state from before the change back, then fail saying so."""

@@ -11,6 +11,7 @@ and removing it with the files the collection made for it.
 import time
 
 from ansible_collections.virtops.compute.plugins.module_utils.connection import VirtopsError, describe_libvirt_error, libvirt
+from ansible_collections.virtops.compute.plugins.module_utils.guest import progress
 from ansible_collections.virtops.compute.plugins.module_utils.guest import states
 from ansible_collections.virtops.compute.plugins.module_utils.guest import storage as instance_storage
 from ansible_collections.virtops.compute.plugins.module_utils.libvirt import lookup
@@ -28,6 +29,16 @@ def power_of(dom):
 
 
 class GuestPower:
+    def refuse_suspending_nothing(self, dom):
+        """``suspended`` saves a running guest's memory: a stopped or new guest has none, and booting it only to
+        save it would hand back a guest caught half-way through its boot. Refused before anything changes."""
+        if dom is None:
+            raise VirtopsError('%s does not exist yet; state suspended saves the memory of a running guest, so create '
+                               'it with state running (or stopped) first.' % self.where())
+        if power_of(dom) == 'stopped':
+            raise VirtopsError('%s is stopped; state suspended saves the memory of a running guest, so start it first '
+                               '(state running) or leave it stopped.' % self.where())
+
     def _set_power(self, dom, wanted):
         current = power_of(dom)
         if current == wanted:
@@ -49,8 +60,6 @@ class GuestPower:
             else:
                 self.stop(dom)
         elif wanted == 'suspended':
-            if current == 'stopped':
-                self._start(dom, current)
             dom.managedSave(0)
         self.actions.append('%s -> %s' % (current, wanted))
 
@@ -69,23 +78,40 @@ class GuestPower:
             raise VirtopsError(describe_libvirt_error(err, where='%s: did not start' % self.where()))
 
     def stop(self, dom):
-        """Clean shutdown, and a hard stop once shutdown_timeout has passed."""
+        """Clean shutdown, and a hard stop once shutdown_timeout has passed; ``self.shutdown`` says how it went."""
         if dom.state()[0] == libvirt.VIR_DOMAIN_PAUSED:
             dom.resume()
         timeout = self.params['shutdown_timeout']
+        asked = progress.shutdown_channel(dom)
+        started = time.monotonic()
         try:
             dom.shutdown()
-        except libvirt.libvirtError:
-            pass
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if not dom.isActive():
-                self.actions.append('shut down cleanly')
-                return
+            refused = None
+        except libvirt.libvirtError as err:
+            refused = describe_libvirt_error(err).rstrip('.')
+        ticker = progress.Ticker(self.module.log, '%s: waiting for a clean shutdown (%s request)' % (self.where(), asked),
+                                 'shutdown_timeout', timeout)
+        while refused is None and dom.isActive() and time.monotonic() - started < timeout:
+            ticker.tick()
             time.sleep(0.5)
-        if dom.isActive():
-            dom.destroy()
-            self.actions.append('forced off after %d s without a clean shutdown' % timeout)
+        if not dom.isActive():
+            self._report_shutdown(started, timeout, 'shut down cleanly on the %s request' % asked)
+            return
+        dom.destroy()
+        if refused:
+            why = 'the shutdown request failed (%s)' % refused
+        else:
+            why = 'the guest ignored the %s shutdown request for shutdown_timeout (%d s)' % (asked, timeout)
+        self._report_shutdown(started, timeout, 'turned off', forced_because=why)
+
+    def _report_shutdown(self, started, timeout, how, forced_because=None):
+        """``shutdown`` in the result (how long the wait took, and why it ended), an action, a log line."""
+        seconds = round(time.monotonic() - started, 1)
+        if forced_because:
+            how = '%s: %s' % (how, forced_because)
+        self.shutdown = dict(clean=not forced_because, seconds=seconds, timeout=timeout, how=how)
+        self.actions.append('forced off after %.1f s: %s' % (seconds, forced_because) if forced_because else 'shut down cleanly')
+        self.module.log('%s: %s after %.1f s' % (self.where(), how, seconds))
 
     # ------------------------------------------------------------------ removal
 

@@ -5,7 +5,7 @@
 (``auto_disk_config``, through libguestfs on the host itself).
 
 ``RootDiskGrowth`` is mixed into ``GuestConverger``; it uses the converger's ``conn``, ``params``,
-``tracker``, ``actions``, ``check``, ``where()`` and ``stop()``.
+``tracker``, ``actions``, ``check``, ``where()``, ``need_restart()`` and ``stop()``.
 """
 
 from ansible_collections.virtops.compute.plugins.module_utils.connection import VirtopsError, is_local_uri, libvirt
@@ -44,9 +44,9 @@ class RootDiskGrowth:
             raise VirtopsError('%s: auto_disk_config grows the root file system with libguestfs on the host itself; '
                                'run the module there (a local uri).' % self.where())
         dom = find_domain(self.conn, self.name)
-        if dom is not None and dom.isActive() and not self.params['allow_restart']:
-            raise VirtopsError('%s: growing the root file system (auto_disk_config) needs the guest off; set '
-                               'allow_restart to true to allow it.' % self.where())
+        if dom is not None and dom.isActive():
+            self.need_restart(['root_size_gb'], '%s: growing the root file system (auto_disk_config) needs the guest '
+                                                'off; set allow_restart to true to allow it.' % self.where())
 
     def _grow_filesystem(self, path, image_format):
         """Grow the root partition and file system inside the (already larger) disk image, offline; it is opened as

@@ -46,12 +46,12 @@ def validate(name, params):
     if params.get('vcpus') is not None and params['vcpus'] < 1:
         raise VirtopsError('%s: vcpus must be at least 1, got %d.' % (where, params['vcpus']))
     if params.get('memory_mb') is not None and params['memory_mb'] < 16:
-        raise VirtopsError('%s: memory_mb must be at least 16, got %d.' % (where, params['memory_mb']))
+        raise VirtopsError('%s: memory_mb is in MiB and must be at least 16, got %d.' % (where, params['memory_mb']))
     for amount, ceiling in (('vcpus', 'max_vcpus'), ('memory_mb', 'max_memory_mb')):
         if params.get(ceiling) is not None and params.get(amount) is not None and params[amount] > params[ceiling]:
             raise VirtopsError('%s: %s %d is more than %s %d.' % (where, amount, params[amount], ceiling, params[ceiling]))
     if params.get('root_size_gb') is not None and params['root_size_gb'] < 1:
-        raise VirtopsError('%s: root_size_gb must be at least 1, got %d.' % (where, params['root_size_gb']))
+        raise VirtopsError('%s: root_size_gb is in GiB and must be at least 1, got %d.' % (where, params['root_size_gb']))
     if params.get('root_size_gb') is not None and not params.get('image'):
         raise VirtopsError('%s: root_size_gb needs an image to grow the root disk from.' % where)
     if params.get('state') == 'rescued' and not params.get('rescue_image'):
@@ -85,7 +85,7 @@ def validate(name, params):
     if console and console.get('port') is not None and not 1 <= console['port'] <= 65535:
         raise VirtopsError('%s: serial_console.port must be from 1 to 65535, got %d.' % (where, console['port']))
     if params.get('shutdown_timeout') is not None and params['shutdown_timeout'] < 0:
-        raise VirtopsError('%s: shutdown_timeout must not be negative, got %d.' % (where, params['shutdown_timeout']))
+        raise VirtopsError('%s: shutdown_timeout is in seconds and must not be negative, got %d.' % (where, params['shutdown_timeout']))
 
 
 def _normal_graphics(items):

@@ -66,17 +66,18 @@ def read_file(agent, path):
     return base64.b64decode(read.get('buf-b64') or '').decode('utf-8', 'replace')
 
 
-def wait(kind, timeout, agent, running, clock=time.monotonic, sleep=time.sleep):
+def wait(kind, timeout, agent, running, clock=time.monotonic, sleep=time.sleep, progress=None):
     """Poll until ``kind`` (agent or cloud_init) is reached; returns the seconds it took.
 
     ``agent(command)`` returns the command's ``return`` value or raises AgentError, ``running()``
-    says whether the guest still runs. Raises WaitFailed with the cause."""
+    says whether the guest still runs, ``progress(last)`` (optional) hears what was last seen at each
+    poll. Raises WaitFailed with the cause."""
     started = clock()
     deadline = started + timeout
     last = 'no answer yet'
     while True:
         if not running():
-            raise WaitFailed('it stopped running while waiting for %s' % _what(kind))
+            raise WaitFailed('it stopped running while waiting for %s' % what(kind))
         try:
             agent({'execute': 'guest-ping'})
             if kind == 'agent':
@@ -95,11 +96,13 @@ def wait(kind, timeout, agent, running, clock=time.monotonic, sleep=time.sleep):
         except AgentError as err:
             last = 'the guest agent did not answer (%s)' % str(err).rstrip('.')
         if clock() + POLL_SECONDS > deadline:
-            raise WaitFailed('%s did not happen within wait_timeout (%d s); last: %s' % (_what(kind), timeout, last))
+            raise WaitFailed('%s did not happen within wait_timeout (%d s); last: %s' % (what(kind), timeout, last))
+        if progress:
+            progress(last)
         sleep(POLL_SECONDS)
 
 
-def _what(kind):
+def what(kind):
     return 'the guest agent to answer' if kind == 'agent' else 'cloud-init to finish'
 
 

@@ -23,6 +23,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible_collections.virtops.compute.plugins.module_utils.connection import (
     VirtopsError, describe_libvirt_error, libvirt,
 )
+from ansible_collections.virtops.compute.plugins.module_utils.guest import progress
 from ansible_collections.virtops.compute.plugins.module_utils.guest import storage as instance_storage
 from ansible_collections.virtops.compute.plugins.module_utils.guest import wait as guest_wait
 from ansible_collections.virtops.compute.plugins.module_utils.guest.converge import GuestConverger
@@ -44,6 +45,7 @@ class _OneGuest:
         self.diff_mode = batch.diff_mode
         self.host_cache = host_cache
         self.log = batch.log
+        self.warn = batch.warn
 
 
 def validate_items(items, secrets, flavors=None, defaults=None):
@@ -143,8 +145,10 @@ def _wait_all(module, items, results):
         item = items[index]
         try:
             dom = find_domain(module.conn, item['name'])
+            ticker = progress.Ticker(module.log, "guests: '%s' waiting for %s" % (item['name'], guest_wait.what(item['wait_for'])),
+                                     'wait_timeout', item['wait_timeout'])
             seconds = guest_wait.wait(item['wait_for'], item['wait_timeout'], guest_wait.libvirt_agent(dom),
-                                      guest_wait.libvirt_running(dom))
+                                      guest_wait.libvirt_running(dom), progress=ticker.tick)
         except guest_wait.WaitFailed as err:
             results[index].update(failed=True, msg="guest '%s': %s." % (item['name'], err))
             return
@@ -188,6 +192,10 @@ def converge_all(module, items, workers):
     _wait_all(module, items, results)
     failed = [r for r in results if r.get('failed')]
     summary = dict(total=len(results), changed=sum(1 for r in results if r.get('changed')), failed=len(failed))
+    # (check mode) the guests whose changes a real run refuses without allow_restart
+    refused = [r['name'] for r in results if r.get('restart') and not r['restart']['allowed']]
+    if refused:
+        summary['need_allow_restart'] = refused
     result = dict(changed=summary['changed'] > 0, guests=results, summary=summary)
     if failed:
         first = failed[0]['msg'].rstrip('.')

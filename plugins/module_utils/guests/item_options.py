@@ -17,6 +17,7 @@ config drive or a volume is imported only for items that have one, so that a run
 
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible_collections.virtops.compute.plugins.module_utils.common import explain_unit
 from ansible_collections.virtops.compute.plugins.module_utils.config_drive.options import DRIVE_CONTENT_OPTIONS
 from ansible_collections.virtops.compute.plugins.module_utils.connection import VirtopsError
 from ansible_collections.virtops.compute.plugins.module_utils.guest.options import GUEST_OPTIONS
@@ -59,7 +60,7 @@ def spec_error(result):
     unknown = sorted(_dotted(name) for name in getattr(result, '_unsupported_parameters', ()) or ())
     if unknown:
         return 'unknown key%s %s' % ('s' if len(unknown) > 1 else '', ', '.join("'%s'" % name for name in unknown))
-    return result.error_messages[0].rstrip('.')
+    return explain_unit(result.error_messages[0]).rstrip('.')
 
 
 def apply_flavor(item, flavors, item_where):
