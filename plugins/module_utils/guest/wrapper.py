@@ -51,7 +51,7 @@ class Guest:
     def definition(self, inactive=False):
         return Domain.from_xml(self.dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE if inactive else 0))
 
-    def info(self):
+    def info(self, definition=False):
         """What ``guest_info`` reports about this guest (see ``guest/info.py``)."""
         from ansible_collections.virtops.compute.plugins.module_utils.guest.info import describe
-        return describe(self)
+        return describe(self, definition=definition)
