@@ -150,6 +150,8 @@ requirements:
   - pycdlib on the host that runs the module, for C(iso9660)
 notes:
   - The image is written whole on every change; a running guest keeps reading the image it was started with.
+  - A file (or volume) at the destination that is not a config drive this module made, an ISO or a disk image for
+    example, is neither overwritten nor removed; the module fails saying so.
 seealso:
   - module: virtops.compute.guest
   - module: virtops.compute.disk_inject
@@ -218,10 +220,23 @@ import os
 import stat
 
 from ansible_collections.virtops.compute.plugins.module_utils.common import VirtopsModule
-from ansible_collections.virtops.compute.plugins.module_utils.config_drive import image, layout
+from ansible_collections.virtops.compute.plugins.module_utils.config_drive import image, layout, reader
 from ansible_collections.virtops.compute.plugins.module_utils.config_drive import pool as config_drive_pool
 from ansible_collections.virtops.compute.plugins.module_utils.connection import VirtopsError
 from ansible_collections.virtops.compute.plugins.module_utils.diff import DifferenceTracker
+
+
+# far above any drive this module writes (metadata, user data and a few files), far below a disk image
+MAX_DRIVE_BYTES = 256 * 1024 * 1024
+
+
+def _refuse_foreign(target, existing):
+    """A file at the destination that is not a drive this module made (a disk, an ISO) is never overwritten or removed."""
+    try:
+        reader.read_drive(existing)
+    except reader.NotOurs as err:
+        raise VirtopsError('%s: the file there is not a config drive this module made (%s), so it is left as it is.'
+                           % (target.where, err))
 
 
 def _described(data):
@@ -247,6 +262,9 @@ class _FileTarget:
             raise VirtopsError('%s: dest is a directory.' % self.where)
 
     def current(self):
+        if os.path.isfile(self.dest) and os.path.getsize(self.dest) > MAX_DRIVE_BYTES:
+            raise VirtopsError('%s: the file there is larger than any config drive this module makes, so it is left '
+                               'as it is.' % self.where)
         return image.read_existing(self.dest)
 
     def mode_differs(self):
@@ -281,6 +299,8 @@ def _run(module):
     target = _target(module)
     target.check()
     existing = target.current()
+    if existing is not None:
+        _refuse_foreign(target, existing)
     tracker = DifferenceTracker()
     if params['state'] == 'absent':
         if existing is None:
