@@ -18,7 +18,7 @@ pytest_plugins = ['lab.fixtures', 'lab.report']
 # A molecule scenario is in lane B when its role is listed.
 LANE_B_FILES = {'test_evacuate.py', 'test_maintenance.py', 'test_host_service.py', 'test_host_state.py',
                 'test_placement_playbook.py', 'test_compute_host_role.py', 'test_migrate_tls.py', 'test_migrate.py',
-                'test_migrate_dirty.py', 'test_concurrency.py'}
+                'test_migrate_dirty.py', 'test_concurrency.py', 'test_migrate_lost_answer.py'}
 LANE_B_MOLECULE_ROLES = ('maintenance', 'evacuate', 'compute_host')
 
 

@@ -168,6 +168,8 @@ requirements:
   - pycdlib on the host that runs the module, for C(iso9660)
 notes:
   - The image is written whole on every change; a running guest keeps reading the image it was started with.
+  - A file (or volume) at the destination that is not a config drive this module made, an ISO or a disk image for
+    example, is neither overwritten nor removed; the module fails saying so.
 seealso:
   - module: virtops.compute.guest
   - module: virtops.compute.disk_inject

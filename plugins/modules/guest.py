@@ -45,6 +45,7 @@ options:
       - C(absent) turns it off and removes the definition with its managed-save image, NVRAM and snapshot metadata,
         and the root disk and console log this module made; never the base image or attached volumes. For a guest
         that is not defined, it removes a root disk or console log an interrupted run left behind in O(storage_pool).
+        With O(keep_disks=true) only the definition goes.
     type: str
     choices: [running, stopped, paused, suspended, rescued, absent]
     default: running
@@ -236,6 +237,43 @@ options:
     description: The directory pool for the guest's root disk and console log; created when missing.
     type: str
     default: virtops-instances
+  keep_disks:
+    description:
+      - With O(state=absent), remove only the definition (with its managed-save image, NVRAM and snapshot
+        metadata) and keep every file of the guest, the root disk and console log this module made included.
+      - For a stale copy of a guest that runs on another host from the same shared storage (the evacuate role's
+        C(cleanup)), whose disks are the other copy's.
+    type: bool
+    default: false
+  definition:
+    description:
+      - Define the guest from this domain XML, a definition recorded on another host (the evacuate role's rebuild),
+        instead of building it from options; O(state) then applies as usual. A guest of that name that exists
+        already must have the definition's UUID and is left as it is.
+      - The definition is untrusted. It is rebuilt through the collection's model from what a guest may carry to
+        another host and refused, with one sentence naming the part, when it holds QEMU command-line passthrough,
+        a host device, directory or shared memory, a static security label, or a host path (disk, kernel, console
+        log, socket) that does not lie, symbolic links resolved, in one of O(allowed_pools). The emulator and UEFI
+        firmware files are this host's own; console passwords are never taken from it (see O(graphics)).
+      - When its root disk is missing on this host (storage not shared with the host it was recorded on), it is
+        made again as a copy-on-write overlay of O(image), of O(image_format), at least O(root_size_gb) large; so
+        the guest restarts from its image, without what it wrote since.
+      - Only O(name), O(state), O(image), O(image_format), O(root_size_gb), O(allowed_pools), O(graphics) (for
+        C(password) only, set on the definition's console of that type), O(storage_pool), O(shutdown_timeout) and
+        O(allow_restart) apply with it. The module must run on the host (a local O(uri)), whose files it checks.
+    type: str
+  allowed_pools:
+    description:
+      - With O(definition), the storage pools whose directories the guest's files and O(image) may lie in;
+        every active pool of the host when omitted.
+    type: list
+    elements: str
+  image_format:
+    description:
+      - With O(definition), the format of O(image), which is never guessed from the content of an image on
+        shared storage. Required with O(image) there.
+    type: str
+    choices: [qcow2, raw]
 extends_documentation_fragment:
   - virtops.compute.connection
   - virtops.compute.attributes
@@ -289,6 +327,24 @@ EXAMPLES = r'''
   virtops.compute.guest:
     name: web1
     state: absent
+
+- name: Remove a stale copy's definition, keeping the disks another host's copy runs from
+  virtops.compute.guest:
+    name: web1
+    state: absent
+    keep_disks: true
+
+- name: Define a recorded guest on this host (checked against the pools it may use) and start it
+  virtops.compute.guest:
+    name: web1
+    definition: "{{ recorded_definition }}"
+    allowed_pools: [instances]
+    image: /var/lib/libvirt/virtops/instances/debian-12.qcow2
+    image_format: qcow2
+    graphics:
+      - type: vnc
+        password: "{{ vault_web1_vnc_password }}"
+  no_log: true
 '''
 
 RETURN = r'''
@@ -331,7 +387,13 @@ from ansible_collections.virtops.compute.plugins.module_utils.guest.options impo
 
 def main():
     module = VirtopsModule(
-        argument_spec=GUEST_OPTIONS,
+        argument_spec=dict(
+            GUEST_OPTIONS,
+            keep_disks=dict(type='bool', default=False),
+            definition=dict(type='str'),
+            allowed_pools=dict(type='list', elements='str'),
+            image_format=dict(type='str', choices=['qcow2', 'raw']),
+        ),
         supports_check_mode=True,
     )
     module.run(lambda module: GuestConverger(module).run())

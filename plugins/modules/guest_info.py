@@ -9,9 +9,10 @@ module: guest_info
 short_description: Status of libvirt guests
 version_added: 0.1.0
 description:
-  - Reports one guest, or every guest of the host, with its power state, memory, vCPUs, CPU time, disks,
-    interfaces (with the addresses the host's networks reserve or leased, and those the guest agent reports, each
-    tagged with its source), consoles, managed-save image and firmware.
+  - Reports one guest, or every guest of the host, with its power state, memory, vCPUs, CPU time, disks (with
+    their backing chains), interfaces (with the addresses the host's networks reserve or leased, and those the guest
+    agent reports, each tagged with its source), consoles, managed-save image, firmware, config drive, host devices,
+    and whether it can be live-migrated and why not.
   - A guest that does not exist is reported as an empty list, not as a failure.
 author:
   - virtops.compute contributors (@virtops)
@@ -19,6 +20,12 @@ options:
   name:
     description: The guest to report; all guests, sorted by name, when omitted.
     type: str
+  definition:
+    description:
+      - Also return each guest's persistent definition (its domain XML) as RV(guests[].definition).
+      - Secrets stay out of it (libvirt leaves console passwords out unless asked for them, which this module never does).
+    type: bool
+    default: false
 extends_documentation_fragment:
   - virtops.compute.connection
   - virtops.compute.attributes.info_module
@@ -88,8 +95,33 @@ guests:
           C(error_policy) and C(qos) when limited.
         - C(error) is C(io_error) or C(no_space) when I/O on the disk failed and its error policy paused the guest
           (see O(virtops.compute.volume_attachment#module:error_policy)), else null.
+        - C(pool) and C(capacity_bytes) for a disk that is a volume of a storage pool (null otherwise).
+        - C(backing_chain), the images under the disk, nearest first, each with its C(path) and C(format), as
+          libvirt reports them for a running guest, else as the host's storage pools know (the image of a root
+          disk made by M(virtops.compute.guest) is the first entry); empty for a disk without one.
       type: list
       elements: dict
+    config_drive:
+      description: The path of the config drive attached the way M(virtops.compute.guest) attaches one, null without one.
+      type: str
+    host_devices:
+      description: The host devices passed through to the guest (C(pci 0000:01:00.0), C(usb 0x046d:0xc52b), ...).
+      type: list
+      elements: str
+    migratable:
+      description: Whether M(virtops.compute.migrate) can live-migrate the guest now (see RV(guests[].migration_blockers)).
+      type: bool
+    migration_blockers:
+      description:
+        - Why the guest cannot be live-migrated now, one phrase each; empty when it can. A host device, a host
+          directory or shared memory pins it to the host; a guest that is shut off or saved to disk has nothing
+          running to move.
+      type: list
+      elements: str
+    definition:
+      description: The persistent definition (domain XML) without secrets.
+      type: str
+      returned: with O(definition=true)
     interfaces:
       description:
         - Each NIC's C(mac), C(type), C(source), C(model), C(target) and C(addresses) (C(address), C(prefix),
@@ -122,13 +154,14 @@ from ansible_collections.virtops.compute.plugins.module_utils.guest.wrapper impo
 
 def report(module):
     name = module.params.get('name')
+    definition = module.params['definition']
     if name:
         guest = Guest.lookup(module.conn, name)
-        return dict(guests=[guest.info()] if guest else [])
+        return dict(guests=[guest.info(definition=definition)] if guest else [])
     guests = []
     for dom in sorted(module.conn.listAllDomains(0), key=lambda dom: dom.name()):
         try:
-            guests.append(Guest(dom).info())
+            guests.append(Guest(dom).info(definition=definition))
         except libvirt.libvirtError as err:
             # A guest removed while the list is read is simply no longer there.
             if err.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
@@ -137,7 +170,7 @@ def report(module):
 
 
 def main():
-    module = VirtopsModule(argument_spec=dict(name=dict(type='str')), supports_check_mode=True)
+    module = VirtopsModule(argument_spec=dict(name=dict(type='str'), definition=dict(type='bool', default=False)), supports_check_mode=True)
     module.run(report)
 
 

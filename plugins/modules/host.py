@@ -25,8 +25,8 @@ description:
   - C(maintenance) means disabled and empty. It is refused, with one sentence naming them, while any guest is
     still there, running, paused, suspended (managed save) or pmsuspended; shut-off guests do not count. The
     module never moves guests itself; the C(virtops.compute.maintenance) role migrates them first.
-  - When both O(service) and O(state) are given, C(started) and C(restarted) are applied before O(state) and
-    C(stopped) after it.
+  - When both O(service) and O(state) are given, C(started), C(restarted) and C(reloaded) are applied before
+    O(state) and C(stopped) after it.
   - Full check mode and diff mode support for both; a check run writes nothing and touches no daemon.
 author:
   - virtops.compute contributors (@virtops)
@@ -67,9 +67,13 @@ options:
       - C(restarted) always reports a change. Without systemd, libvirtd is stopped and started again with the
         command line, environment, working directory and cgroups it ran with, and virtlogd re-executes itself
         in place (SIGUSR1, as its systemd unit reloads it) so that the running guests' log pipes survive.
+      - C(reloaded) always reports a change. It makes libvirtd (or virtqemud) reload (C(systemctl reload), or
+        SIGHUP without systemd), so that it looks for hook scripts again (a hook installed since it started is run
+        from then on) and reads its definitions again; guests, clients and virtlogd are left alone. A daemon that
+        is not running is started instead.
       - After starting, the module waits until libvirt answers on O(uri) again, at most O(timeout) seconds.
     type: str
-    choices: [started, stopped, restarted]
+    choices: [started, stopped, restarted, reloaded]
   timeout:
     description: Seconds to wait for a daemon to stop or start and for libvirt to answer on O(uri) again.
     type: int
@@ -134,6 +138,10 @@ EXAMPLES = r'''
 - name: Back in service
   virtops.compute.host:
     state: enabled
+
+- name: Have libvirtd notice a hook script installed since it started
+  virtops.compute.host:
+    service: reloaded
 
 - name: Restart libvirtd (running guests keep running) and wait until it answers
   virtops.compute.host:
@@ -205,7 +213,7 @@ def main():
             state=dict(type='str', choices=['enabled', 'disabled', 'maintenance']),
             reason=dict(type='str'),
             initial=dict(type='bool', default=False),
-            service=dict(type='str', choices=['started', 'stopped', 'restarted']),
+            service=dict(type='str', choices=['started', 'stopped', 'restarted', 'reloaded']),
             timeout=dict(type='int', default=60),
             service_manager=dict(type='str', default='auto', choices=['auto', 'systemd', 'direct']),
             libvirtd_pid_file=dict(type='path'),
@@ -224,7 +232,7 @@ def main():
             module.fail('timeout must be at least 1 second, got %d.' % module.params['timeout'])
         result = dict(changed=False)
         service = module.params['service']
-        if service in ('started', 'restarted'):
+        if service in ('started', 'restarted', 'reloaded'):
             host_service.converge(module, result)
         if module.params['state']:
             host_state.converge(module, result)

@@ -49,6 +49,14 @@ options:
         O(format) without a backing file of its own. Against a remote O(uri) such an image is refused; put it in
         a storage pool on the host (a C(dir) pool over its directory) and libvirt copies it there.
     type: path
+  from_image_format:
+    description:
+      - The format of O(from_image). Given, it is taken as said and never guessed from the image's content (a raw
+        image whose content a guest wrote can look like a qcow2 header naming a backing file of the host); an image
+        that a storage pool holds must be of that format by the pool's own reading.
+      - Omitted, the pool's reading is used, else the image's header.
+    type: str
+    choices: [qcow2, raw]
   backing:
     description:
       - With O(from_image), C(false) makes a full, independent copy of the image; C(true) makes a qcow2 overlay
@@ -84,6 +92,14 @@ EXAMPLES = r'''
     from_image: /var/lib/libvirt/images/debian-12.qcow2
     backing: true
     size_gb: 20
+
+- name: A root disk rebuilt as an overlay on a recorded base image, its format stated rather than probed
+  virtops.compute.volume:
+    pool: instances
+    name: web1-root.qcow2
+    from_image: /srv/images/debian-12.qcow2
+    from_image_format: qcow2
+    backing: true
 
 - name: A full raw copy of an image (libvirt converts it when a pool holds the image)
   virtops.compute.volume:

@@ -3,6 +3,12 @@
   python -m lab.cli up [--hosts N] [--iscsi] [--ovs] [--main-tcp] [--default-network]
   python -m lab.cli down [--purge]
   python -m lab.cli status
+  python -m lab.cli host kill|poweron|is-off N
+
+`host` acts on lab host N the way a management controller acts on a machine: `kill` cuts its power (its libvirtd,
+virtlogd and every QEMU in it die at once, its definitions stay), `poweron` boots it again with its definitions
+(libvirtd autostarts what was marked so), `is-off` exits 0 when nothing of it runs and 1 otherwise. They are the
+fence and verify commands the evacuate role's tests give it.
 
 `up` is idempotent (what already runs is reused). `down` removes the lab's guests
 (`lab-*`), stops the lab hosts, tgtd and Open vSwitch, then whatever of the main
@@ -143,6 +149,19 @@ def status(args, log=print):
     return 0
 
 
+def host(args, log=say):
+    if args.action == 'kill':
+        hosts.kill_host(args.index, log=log)
+        return 0
+    if args.action == 'poweron':
+        hosts.start_host(args.index, log=log, keep_state=True)
+        return 0
+    left = hosts.host_processes(hosts.host_name(args.index))
+    log('%s: %s' % (hosts.host_name(args.index), 'off' if not left else 'running (%s)' % ', '.join(
+        '%s %d' % (prog, pid) for pid, prog in left)))
+    return 0 if not left else 1
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog='python -m lab.cli', description='virtops.compute test lab')
     sub = parser.add_subparsers(dest='command', required=True)
@@ -160,13 +179,16 @@ def main(argv=None):
     p_down.add_argument('--restore-kvm-mode', action='store_true',
                         help='also give /dev/kvm back the owner and mode the lab found')
     sub.add_parser('status', help='what runs and what the lab started')
+    p_host = sub.add_parser('host', help="a lab host's power, as its management controller would switch it")
+    p_host.add_argument('action', choices=['kill', 'poweron', 'is-off'])
+    p_host.add_argument('index', type=int)
     args = parser.parse_args(argv)
     if os.geteuid() != 0:
         parser.error('the lab needs root (it starts libvirtd, tgtd and Open vSwitch)')
     if getattr(args, 'hosts', 0) and not 0 <= args.hosts <= hosts.MAX_INDEX:
         parser.error('--hosts must be between 0 and %d' % hosts.MAX_INDEX)
     try:
-        return {'up': up, 'down': down, 'status': status}[args.command](args)
+        return {'up': up, 'down': down, 'status': status, 'host': host}[args.command](args)
     except LabError as exc:
         say('error: %s' % exc)
         return 1

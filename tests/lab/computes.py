@@ -34,6 +34,8 @@ def write_inventory(path, host_list, reserved=None, extra_vars=None, vcpu_ratio=
     data = inventory_data([hosts.get_host(h.index) for h in host_list], extra_vars=extra_vars)
     for name, hostvars in data['compute']['hosts'].items():
         hostvars['virtops_peer_uri'] = hostvars['lab_uri']
+        # no systemd in a lab host: the host module finds its libvirtd through this pid file (e.g. to reload it)
+        hostvars['virtops_libvirtd_pid_file'] = os.path.join(hosts.get_host(hostvars['lab_index']).state_dir, 'libvirtd.pid')
         hostvars['virtops_reserved_memory_mb'] = (reserved or {}).get(name, 0)
         if name in (vcpu_ratio or {}):
             hostvars['virtops_vcpu_allocation_ratio'] = vcpu_ratio[name]

@@ -19,6 +19,7 @@ from ansible_collections.virtops.compute.plugins.module_utils.connection import 
 )
 from ansible_collections.virtops.compute.plugins.module_utils.diff import DifferenceTracker
 from ansible_collections.virtops.compute.plugins.module_utils.guest import nics as guest_nics
+from ansible_collections.virtops.compute.plugins.module_utils.guest import recorded as guest_recorded
 from ansible_collections.virtops.compute.plugins.module_utils.guest import rescue as guest_rescue
 from ansible_collections.virtops.compute.plugins.module_utils.guest import spec as guest_spec
 from ansible_collections.virtops.compute.plugins.module_utils.guest import storage as instance_storage
@@ -82,10 +83,17 @@ class GuestConverger(GuestPower, RootDiskGrowth):
     def run(self):
         params = self.params
         guest_spec.validate(self.name, params)
+        # a recorded definition (the evacuate role's rebuild) is checked before anything else is looked at
+        recorded = guest_recorded.RecordedGuest(self) if params.get('definition') and params['state'] != 'absent' else None
+        uuid = params.get('uuid')
+        if recorded is not None:
+            uuid = recorded.uuid
+            # its disks are the guest's data from before the failure: a start that fails undefines it, never them
+            self.params = params = dict(params, keep_disks=True)
         dom = find_domain(self.conn, self.name)
-        if dom is not None and params.get('uuid') and dom.UUIDString() != params['uuid']:
+        if dom is not None and uuid and dom.UUIDString() != uuid:
             raise VirtopsError("%s: a guest of that name already exists with UUID %s, not %s."
-                               % (self.where(), dom.UUIDString(), params['uuid']))
+                               % (self.where(), dom.UUIDString(), uuid))
         if params['state'] == 'absent':
             return self._result(self._remove(dom))
         if params['state'] == 'suspended':
@@ -93,8 +101,8 @@ class GuestConverger(GuestPower, RootDiskGrowth):
         rescue = params['state'] == 'rescued'
         created = dom is None
         if created:
-            dom = self._create()
-        else:
+            dom = recorded.define() if recorded is not None else self._create()
+        elif recorded is None:      # a guest defined from a record is not compared with what it has become since
             if not rescue:
                 guest_rescue.unrescue(self, dom)
             if not guest_rescue.is_rescued(guest_rescue.definition(dom)):

@@ -5,21 +5,38 @@
 
 from ansible_collections.virtops.compute.plugins.module_utils.connection import libvirt
 from ansible_collections.virtops.compute.plugins.module_utils.guest import addresses as guest_addresses
+from ansible_collections.virtops.compute.plugins.module_utils.guest.spec import find_config_drive
+from ansible_collections.virtops.compute.plugins.module_utils.libvirt.lookup import find_volume_by_path
+from ansible_collections.virtops.compute.plugins.module_utils.migration.plan import host_devices, migration_blockers
+from ansible_collections.virtops.compute.plugins.module_utils.model.storage import StorageVolume
 
 # what guest_info reports: what the host knows first, then what the guest agent says (each address tagged)
 INFO_SOURCES = ('static', 'lease', 'agent')
+# a backing chain deeper than this is not followed further (a loop of volumes must not hang the module)
+MAX_CHAIN = 16
 
 
-def describe(guest, address_sources=INFO_SOURCES):
+def describe(guest, address_sources=INFO_SOURCES, definition=False):
     """The dict ``guest_info`` returns for one guest; ``address_sources`` says where its addresses come from (see
-    ``guest/addresses.py``)."""
+    ``guest/addresses.py``); with ``definition``, its persistent XML (no secrets) too."""
     domain = guest.definition()
     _state, max_mem, mem, vcpus, cpu_time = guest.dom.info()
     result = dict(name=guest.name, uuid=guest.dom.UUIDString(), max_mem_kb=max_mem, mem_kb=mem,
                   vcpus=vcpus, cpu_time_ns=cpu_time, managed_save=bool(guest.dom.hasManagedSaveImage(0)))
     result.update(guest.state())
     errors = disk_errors(guest.dom)
-    result['disks'] = [dict(disk_facts(disk), error=errors.get(disk.target_dev)) for disk in domain.disks]
+    conn = guest.dom.connect()
+    result['disks'] = [dict(disk_facts(disk), error=errors.get(disk.target_dev), **storage_facts(conn, disk))
+                       for disk in domain.disks]
+    drive = find_config_drive(domain)
+    result['config_drive'] = drive.source_path if drive is not None else None
+    result['host_devices'] = host_devices(domain)
+    result['migration_blockers'] = migration_blockers(domain, result['state'])
+    result['migratable'] = not result['migration_blockers']
+    if definition:
+        # without VIR_DOMAIN_XML_SECURE libvirt leaves console passwords out
+        persistent = guest.dom.isPersistent()
+        result['definition'] = guest.dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE if persistent else 0)
     found = addresses(guest, domain, address_sources) if result['state'] in ('running', 'paused') else {}
     result['interfaces'] = [dict(mac=iface.mac, type=iface.type, source=iface.source_network or iface.source_bridge,
                                  model=iface.model, target=iface.target_dev,
@@ -53,6 +70,31 @@ def disk_errors(dom):
     except libvirt.libvirtError:
         return {}
     return dict((target, DISK_ERRORS.get(code, 'unknown')) for target, code in (found or {}).items() if code)
+
+
+def _pool_volume(conn, path):
+    """(volume model, pool name) of the pool volume at ``path``; (None, None) when no pool holds it or its pool
+    cannot be read (the guest's other facts are still worth reporting then)."""
+    try:
+        vol = find_volume_by_path(conn, path) if path else None
+        if vol is None:
+            return None, None
+        return StorageVolume.from_xml(vol.XMLDesc(0)), vol.storagePoolLookupByVolume().name()
+    except libvirt.libvirtError:
+        return None, None
+
+
+def storage_facts(conn, disk):
+    """``pool`` and ``capacity_bytes`` of a disk that is a pool volume, and its ``backing_chain``: ``[{path,
+    format}]`` of the images under it, nearest first, as libvirt reports them for a running guest, else as the storage
+    pools know each image (libvirt's own reading of the qcow2 headers, never a guess from a raw disk's content)."""
+    model, pool = _pool_volume(conn, disk.source_path)
+    chain = [dict(path=path, format=fmt) for path, fmt in disk.backing_chain]
+    below = None if chain or disk.driver_type == 'raw' else model
+    while below is not None and below.backing_path and len(chain) < MAX_CHAIN:
+        chain.append(dict(path=below.backing_path, format=below.backing_format))
+        below = _pool_volume(conn, below.backing_path)[0]
+    return dict(pool=pool, capacity_bytes=model.capacity_bytes if model is not None else None, backing_chain=chain)
 
 
 def disk_facts(disk):

@@ -116,8 +116,10 @@ class GuestPower:
     # ------------------------------------------------------------------ removal
 
     def _remove(self, dom):
+        keep_disks = self.params.get('keep_disks')
         if dom is None:
-            self._remove_leftovers()
+            if not keep_disks:
+                self._remove_leftovers()
             return None
         self.tracker.add('state', power_of(dom), 'absent')
         if self.check:
@@ -129,8 +131,8 @@ class GuestPower:
         for flag in _UNDEFINE_FLAGS:
             flags |= getattr(libvirt, flag, 0)
         dom.undefineFlags(flags)
-        self.actions.append('undefined')
-        if metadata.get('managed_by') == 'virtops.compute':
+        self.actions.append('undefined, its disks kept' if keep_disks else 'undefined')
+        if metadata.get('managed_by') == 'virtops.compute' and not keep_disks:
             self._remove_files(metadata)
         return None
 

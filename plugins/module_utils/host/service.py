@@ -48,6 +48,9 @@ def systemd_plan(action, main, active):
         if not any(active(unit) for unit in units):
             return []
         return [['systemctl', 'stop'] + units]
+    if action == 'reloaded':
+        # SIGHUP through the unit: libvirtd reads its hooks and its definitions again, guests and clients untouched
+        return [['systemctl', 'reload', service]] if active(service) else [['systemctl', 'start', service]]
     # virtlogd's unit reloads by re-executing it in place, which keeps the guests' log pipes open
     plan = [['systemctl', 'restart', service]]
     plan.insert(0, ['systemctl', 'reload-or-restart', 'virtlogd.service'])
@@ -253,6 +256,10 @@ class Daemon:
         """virtlogd's own restart: SIGUSR1 makes it re-execute itself keeping its open files."""
         os.kill(self.pid, signal.SIGUSR1)
 
+    def reload(self):
+        """libvirtd's reload: SIGHUP makes it look for hook scripts again and re-read its definitions."""
+        os.kill(self.pid, signal.SIGHUP)
+
 
 def direct_daemons(params):
     """(main daemons, virtlogd) found from the pid files; the main ones are libvirtd or the modular set."""
@@ -296,6 +303,14 @@ def _direct(module, action):
     if action == 'started':
         for daemon in everyone:
             if not daemon.pid:
+                actions.append('started ' + (' '.join(daemon.start_plan()['argv']) if check else daemon.start(timeout)))
+    elif action == 'reloaded':
+        for daemon in mains:
+            if daemon.pid:
+                actions.append('reloaded %s (pid %d, SIGHUP)' % (daemon.name, daemon.pid))
+                if not check:
+                    daemon.reload()
+            else:
                 actions.append('started ' + (' '.join(daemon.start_plan()['argv']) if check else daemon.start(timeout)))
     elif action == 'stopped':
         for daemon in mains:

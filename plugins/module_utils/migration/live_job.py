@@ -8,8 +8,8 @@ watches the job's statistics, logs progress, switches to post-copy or pauses the
 when pre-copy cannot finish, and aborts at the timeout.  Peer-to-peer: the source's
 libvirtd talks to the destination itself; this process only needs to reach both.
 
-After a failure the guest is looked for on both hosts, so the message says where it is
-(a guest must never run twice; libvirt resumes it on the source, and this makes sure).
+After a failure the guest is looked for on both hosts (``aftermath``): its copy on the source
+runs only when the destination definitively has none running, and the message says where it is.
 """
 
 
@@ -24,6 +24,7 @@ from ansible_collections.virtops.compute.plugins.module_utils.guest import state
 from ansible_collections.virtops.compute.plugins.module_utils.guest.wrapper import Guest
 from ansible_collections.virtops.compute.plugins.module_utils.libvirt import lookup
 from ansible_collections.virtops.compute.plugins.module_utils.libvirt.live_devices import libvirt_reason
+from ansible_collections.virtops.compute.plugins.module_utils.migration import aftermath
 from ansible_collections.virtops.compute.plugins.module_utils.migration import plan as migration
 from ansible_collections.virtops.compute.plugins.module_utils.model.capabilities import Capabilities
 from ansible_collections.virtops.compute.plugins.module_utils.model.storage import StoragePool
@@ -335,7 +336,7 @@ class Job:
             cause = 'did not finish within %ss and was aborted' % self.params['timeout']
         else:
             cause = 'failed (%s)' % reason
-        where_now = self._verify()
+        where_now = aftermath.settle(self)
         return dict(failed=True, msg='%s: the migration to %s %s%s; %s.' % (
             self.where, self.owner.dest_uri, cause,
             _failure_hint(reason, err.get_error_code() if isinstance(err, libvirt.libvirtError) else None), where_now),
@@ -343,35 +344,3 @@ class Job:
                                                        iterations=self.last.get('memory_iteration'),
                                                        flags=migration.flag_names(self.plan['flags']),
                                                        post_copy_error=self.postcopy_error))
-
-    def _verify(self):
-        """Where the guest is now, as the end of the failure sentence; a source guest we paused is resumed."""
-        source_state = None
-        try:
-            dom = self.module.conn.lookupByUUIDString(self.uuid)
-            code, reason = dom.state()
-            # paused for the migration (by this run, another task's force_complete or libvirt): it ran before
-            if code == libvirt.VIR_DOMAIN_PAUSED and not self.was_paused and reason not in (
-                    libvirt.VIR_DOMAIN_PAUSED_POSTCOPY, libvirt.VIR_DOMAIN_PAUSED_POSTCOPY_FAILED):
-                dom.resume()
-                code, reason = dom.state()
-            source_state = states.describe(code, reason)['state']
-        except libvirt.libvirtError:
-            source_state = None
-        dest_state, dest_checked = None, True
-        try:
-            ddom = lookup.find_domain_by_uuid(self.owner.dconn, self.uuid)
-            if ddom is not None:
-                code, reason = ddom.state()
-                dest_state = states.describe(code, reason)['state']
-        except libvirt.libvirtError:
-            dest_checked = False
-        if source_state is not None and dest_state is None:
-            return 'it %s on the source only%s' % (
-                'still runs' if source_state == 'running' else 'is %s' % source_state,
-                '' if dest_checked else ' (the destination did not answer)')
-        if source_state is None and dest_state is not None:
-            return 'it is %s on the destination only' % dest_state
-        if source_state is not None:
-            return 'it is %s on the source and %s on the destination, so check both hosts' % (source_state, dest_state)
-        return 'it is found on neither host, so check both'

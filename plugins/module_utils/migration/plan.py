@@ -34,6 +34,7 @@ FLAG_NAMES = (
 # Cache modes under which QEMU keeps no host page cache of its own, so two hosts on shared storage agree.
 SAFE_CACHE_MODES = ('none', 'directsync')
 LOCAL_DISK_TYPES = ('file', 'block')
+HOST_DEVICE_PATHS = ('devices/hostdev', 'devices/interface[@type="hostdev"]')
 # Devices tied to this host's hardware or files, which QEMU cannot carry to another host.
 UNMIGRATABLE = (
     ('devices/hostdev', 'a host device passed through (hostdev)'),
@@ -63,6 +64,8 @@ def unmigratable_devices(domain):
         for node in domain.element.findall(path):
             source = node.find('source')
             detail = node.get('name') or ''
+            if path in HOST_DEVICE_PATHS:
+                detail = _address(node)
             if source is not None and not detail:
                 detail = source.get('dir') or source.get('name') or ''
             target = node.find('target')
@@ -70,6 +73,46 @@ def unmigratable_devices(domain):
                 detail = target.get('dir') or target.get('dev') or ''
             found.append(what + (" '%s'" % detail if detail else ''))
     return found
+
+
+def _number(text, default=0):
+    try:
+        return int(text, 0)
+    except (TypeError, ValueError):
+        return default
+
+
+def _address(node):
+    """``pci 0000:01:00.0``, ``usb 0x046d:0xc52b`` or the like: which host device a hostdev element names."""
+    source = node.find('source')
+    kind = node.get('type') or 'device'
+    if source is None:
+        return kind
+    address, vendor, product = source.find('address'), source.find('vendor'), source.find('product')
+    if address is not None and address.get('bus') is not None and address.get('slot') is not None:
+        return '%s %04x:%02x:%02x.%x' % (kind, _number(address.get('domain')), _number(address.get('bus')),
+                                         _number(address.get('slot')), _number(address.get('function')))
+    if vendor is not None and product is not None:
+        return '%s %s:%s' % (kind, vendor.get('id'), product.get('id'))
+    adapter = source.find('adapter')
+    if adapter is not None:
+        return '%s %s' % (kind, adapter.get('name'))
+    return kind
+
+
+def host_devices(domain):
+    """One phrase per host device passed through to the guest (``pci 0000:01:00.0``)."""
+    return [_address(node) for path in HOST_DEVICE_PATHS for node in domain.element.findall(path)]
+
+
+def migration_blockers(domain, state):
+    """Why the guest cannot be live-migrated now, one phrase each (empty when it can): its devices, or its state."""
+    blockers = []
+    if state == 'suspended':
+        blockers.append('its memory is saved to disk (managed save), so there is nothing running to move')
+    elif state not in ('running', 'paused'):
+        blockers.append('it is not running (%s)' % state)
+    return blockers + unmigratable_devices(domain)
 
 
 def is_local_disk(disk):

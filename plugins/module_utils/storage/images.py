@@ -41,18 +41,39 @@ def has_own_backing_file(header):
     return header[:4] == _QCOW2_MAGIC and len(header) >= 16 and struct.unpack('>Q', header[8:16])[0] != 0
 
 
-def find_image(conn, where, path, local):
+def _declared_size(path, image_format):
+    """The virtual size of an image whose format the caller states: a qcow2 header's size field, a raw file's length."""
+    if image_format == 'raw':
+        return os.path.getsize(path)
+    with open(path, 'rb') as handle:
+        header = handle.read(32)
+    if header[:4] != _QCOW2_MAGIC:
+        return None
+    return struct.unpack('>Q', header[24:32])[0]
+
+
+def find_image(conn, where, path, local, image_format=None):
+    """The image at ``path``; ``image_format`` (when given) is what it is, never guessed from its content."""
     vol = lookup.find_volume_by_path(conn, path)
     if vol is not None:
         model = StorageVolume.from_xml(vol.XMLDesc(0))
-        chain.check_backing_chain(conn, path, model.target_format or 'raw', "%s: from_image '%s'" % (where, path),
-                                  local=False)
-        return ImageSource(path, model.target_format or 'raw', model.capacity_bytes, vol)
+        found = model.target_format or 'raw'
+        if image_format and image_format != found:
+            raise VirtopsError("%s: from_image '%s' is %s according to its storage pool, not the %s that "
+                               "from_image_format says." % (where, path, found, image_format))
+        chain.check_backing_chain(conn, path, found, "%s: from_image '%s'" % (where, path), local=False)
+        return ImageSource(path, found, model.capacity_bytes, vol)
     if not local:
         raise VirtopsError("%s: from_image '%s' is in no active storage pool of the host, and over a remote uri only "
                            "images that a pool holds can be read (define a dir pool over its directory)." % (where, path))
     if not os.path.isfile(path):
         raise VirtopsError("%s: from_image '%s' does not exist (or no storage pool of the host holds it)." % (where, path))
+    if image_format:
+        capacity = _declared_size(path, image_format)
+        if capacity is None:
+            raise VirtopsError("%s: from_image '%s' has no qcow2 header, so it is not the %s that from_image_format "
+                               "says." % (where, path, image_format))
+        return ImageSource(path, image_format, capacity)
     image_format, capacity = instance_storage.describe_image(conn, path, where)
     return ImageSource(path, image_format, capacity)
 

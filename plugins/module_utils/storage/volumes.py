@@ -31,6 +31,7 @@ VOLUME_OPTIONS = dict(
     size_gb=dict(type='int'),
     format=dict(type='str', choices=list(VOLUME_FORMATS), default='qcow2'),
     from_image=dict(type='path'),
+    from_image_format=dict(type='str', choices=list(VOLUME_FORMATS)),
     backing=dict(type='bool', default=False),
     state=dict(type='str', choices=['present', 'absent'], default='present'),
 )
@@ -59,6 +60,8 @@ def validate(params):
         raise VirtopsError('%s: size_gb %d must be positive.' % (where, params['size_gb']))
     if params.get('backing') and not params.get('from_image'):
         raise VirtopsError('%s: backing needs from_image, the image to use as backing store.' % where)
+    if params.get('from_image_format') and not params.get('from_image'):
+        raise VirtopsError('%s: from_image_format needs from_image, the image it describes.' % where)
     if params.get('backing') and params['format'] != 'qcow2':
         raise VirtopsError('%s: backing needs format qcow2, since a %s volume cannot have a backing store.'
                            % (where, params['format']))
@@ -215,7 +218,8 @@ class VolumeConverger:
         params = self.params
         image = None
         if params.get('from_image'):
-            image = volume_images.find_image(self.module.conn, self.where, params['from_image'], is_local_uri(self.module.uri))
+            image = volume_images.find_image(self.module.conn, self.where, params['from_image'], is_local_uri(self.module.uri),
+                                             params.get('from_image_format'))
         capacity = new_capacity(self.where, params.get('size_gb'), image.capacity_bytes if image else None)
         if self.module.check_mode:
             directory = StoragePool.from_xml(pool.XMLDesc(0)).target_path

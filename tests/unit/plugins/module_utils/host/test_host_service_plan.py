@@ -33,6 +33,13 @@ def test_systemd_stop_takes_the_active_sockets_along():
         ['systemctl', 'stop', 'libvirtd.service', 'libvirtd-tcp.socket']]
 
 
+def test_systemd_reload_only_the_running_daemon():
+    assert host_service.systemd_plan('reloaded', 'libvirtd', probe({'libvirtd.service'})) == [
+        ['systemctl', 'reload', 'libvirtd.service']]
+    assert host_service.systemd_plan('reloaded', 'virtqemud', probe(set())) == [
+        ['systemctl', 'start', 'virtqemud.service']]
+
+
 def test_systemd_restart_reloads_virtlogd_in_place():
     assert host_service.systemd_plan('restarted', 'virtqemud', probe(set())) == [
         ['systemctl', 'reload-or-restart', 'virtlogd.service'], ['systemctl', 'restart', 'virtqemud.service']]

@@ -86,6 +86,21 @@ def test_unmigratable_devices_are_named(device, named):
     assert named in str(err.value) and str(err.value).startswith(WHERE)
 
 
+def test_host_devices_and_blockers_are_reported_for_guest_info():
+    domain = _domain("<hostdev mode='subsystem' type='pci'><source><address domain='0x0000' bus='0x01' slot='0x1f'"
+                     " function='0x2'/></source></hostdev><hostdev mode='subsystem' type='usb'><source>"
+                     "<vendor id='0x046d'/><product id='0xc52b'/></source></hostdev>")
+    assert migration.host_devices(domain) == ['pci 0000:01:1f.2', 'usb 0x046d:0xc52b']
+    assert migration.migration_blockers(domain, 'running') == [
+        "a host device passed through (hostdev) 'pci 0000:01:1f.2'",
+        "a host device passed through (hostdev) 'usb 0x046d:0xc52b'"]
+    plain = _domain(_file('vda', '/shared/a.qcow2'))
+    assert migration.host_devices(plain) == [] and migration.migration_blockers(plain, 'paused') == []
+    assert migration.migration_blockers(plain, 'suspended') == [
+        'its memory is saved to disk (managed save), so there is nothing running to move']
+    assert migration.migration_blockers(plain, 'shutdown') == ['it is not running (shutdown)']
+
+
 @pytest.mark.parametrize('options, field', [
     (dict(bandwidth_mib=0), 'bandwidth_mib'),
     (dict(timeout=-1), 'timeout'),
