@@ -25,7 +25,6 @@ from ansible_collections.virtops.compute.plugins.module_utils.libvirt.define imp
 from ansible_collections.virtops.compute.plugins.module_utils.model.kinds import ModelError
 from ansible_collections.virtops.compute.plugins.module_utils.model.recorded import RecordedDefinition
 from ansible_collections.virtops.compute.plugins.module_utils.model.storage import StoragePool
-from ansible_collections.virtops.compute.plugins.module_utils.storage.images import find_image
 
 
 def allowed_directories(conn, names, where):
@@ -136,6 +135,8 @@ class RecordedGuest:
                                'it may use.' % (self.where, root.source_file, directory))
         self.converger.tracker.add('root disk', None, root.source_file)
         pool = lookup.find_pool(self.conn, pool_name[0])
+        # only a guest rebuilt from a record needs the image helpers (and their stream code)
+        from ansible_collections.virtops.compute.plugins.module_utils.storage.images import find_image
         image = find_image(self.conn, self.where, self.params['image'], True, self.params.get('image_format'))
         size = max(image.capacity_bytes, (self.params.get('root_size_gb') or 0) * instance_storage.GIB)
         if self.converger.check:

@@ -20,7 +20,6 @@ import time
 import uuid
 
 from ansible_collections.virtops.compute.plugins.module_utils.connection import describe_libvirt_error, libvirt
-from ansible_collections.virtops.compute.plugins.module_utils.libvirt import streams
 from ansible_collections.virtops.compute.plugins.module_utils.model.devices import Console, Disk, Serial
 from ansible_collections.virtops.compute.plugins.module_utils.model.domain import Domain
 from ansible_collections.virtops.compute.plugins.module_utils.model.storage import StoragePool, StorageVolume
@@ -113,6 +112,8 @@ class _Probe:
 
 
 def _upload(conn, volume, data):
+    # imported here: most runs find the probe's answer cached and never upload anything
+    from ansible_collections.virtops.compute.plugins.module_utils.libvirt import streams
     streams.upload(conn, volume, io.BytesIO(data), len(data))
 
 
