@@ -8,7 +8,6 @@ full: Debian 12 made with mmdebstrap (systemd, cloud-init, qemu-guest-agent,
 An image lives in CACHE/<name>-<recipe hash>/ and is rebuilt only when its recipe
 (this file, the files under image_recipes/, the package lists) changes.
 """
-import fcntl
 import glob
 import gzip
 import hashlib
@@ -17,9 +16,9 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
-import time
 from dataclasses import dataclass
+
+from lab.cache import cached_build
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RECIPES = os.path.join(HERE, 'image_recipes')
@@ -99,36 +98,14 @@ def ensure_image(name, log=say):
     if name not in SPECS:
         raise ValueError('unknown lab image %r (known: %s)' % (name, ', '.join(sorted(SPECS))))
     digest = recipe_hash(name)
-    directory = os.path.join(CACHE, '%s-%s' % (name, digest))
-    image = _image(name, directory, digest)
-    if os.path.exists(os.path.join(directory, '.complete')):
-        return image
-    os.makedirs(CACHE, mode=0o755, exist_ok=True)
-    with open(os.path.join(CACHE, '.%s.lock' % name), 'w') as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if os.path.exists(os.path.join(directory, '.complete')):
-            return image
-        ensure_host_tools(log)
-        work = tempfile.mkdtemp(prefix='.%s-build-' % name, dir=CACHE)
-        started = time.time()
-        try:
-            log('%s: building (recipe %s) in %s' % (name, digest, work))
-            BUILDERS[name](work, log)
-            for path in glob.glob(os.path.join(work, '*')):
-                os.chmod(path, 0o644)
-            os.chmod(work, 0o755)
-            open(os.path.join(work, '.complete'), 'w').close()
-            shutil.rmtree(directory, ignore_errors=True)
-            os.rename(work, directory)
-        except BaseException:
-            shutil.rmtree(work, ignore_errors=True)
-            raise
-        for old in glob.glob(os.path.join(CACHE, name + '-*')):
-            if old != directory:
-                log('%s: removing the outdated build %s' % (name, os.path.basename(old)))
-                shutil.rmtree(old, ignore_errors=True)
-        log('%s: built in %.0f s at %s' % (name, time.time() - started, directory))
-    return image
+
+    def build(work, log):
+        BUILDERS[name](work, log)
+        for path in glob.glob(os.path.join(work, '*')):
+            os.chmod(path, 0o644)
+
+    directory = cached_build(CACHE, name, digest, build, log, before_build=lambda log: ensure_host_tools(log))
+    return _image(name, directory, digest)
 
 
 def _download(package, dest, log):
