@@ -3,6 +3,7 @@
   python -m lab.cli up [--hosts N] [--iscsi] [--ovs] [--main-tcp] [--default-network]
   python -m lab.cli down [--purge]
   python -m lab.cli status
+  python -m lab.cli fleet up|down|status|partition|heal|poweroff|poweron|kill HOST   (lab.fleet)
 
 `up` is idempotent (what already runs is reused). `down` removes the lab's guests
 (`lab-*`), stops the lab hosts, tgtd and Open vSwitch, then whatever of the main
@@ -15,6 +16,7 @@ import shutil
 import sys
 
 from lab import daemons, hostns, hosts, iscsi, ovs
+from lab.fleet import cli as fleet_cli
 from lab.proc import (LAB_ROOT, SHARED_DIR, STATE_DIR, LabError, find_pids, forget_dead_claims, lock_holder,
                       run, say, state_load)
 
@@ -160,13 +162,14 @@ def main(argv=None):
     p_down.add_argument('--restore-kvm-mode', action='store_true',
                         help='also give /dev/kvm back the owner and mode the lab found')
     sub.add_parser('status', help='what runs and what the lab started')
+    fleet_cli.add_parser(sub)
     args = parser.parse_args(argv)
     if os.geteuid() != 0:
         parser.error('the lab needs root (it starts libvirtd, tgtd and Open vSwitch)')
     if getattr(args, 'hosts', 0) and not 0 <= args.hosts <= hosts.MAX_INDEX:
         parser.error('--hosts must be between 0 and %d' % hosts.MAX_INDEX)
     try:
-        return {'up': up, 'down': down, 'status': status}[args.command](args)
+        return {'up': up, 'down': down, 'status': status, 'fleet': fleet_cli.main}[args.command](args)
     except LabError as exc:
         say('error: %s' % exc)
         return 1
