@@ -1,6 +1,6 @@
 """`python -m lab.cli fleet up|down|status|partition|heal|poweroff|poweron|kill HOST` (see lab.fleet.control)."""
 from lab.fleet import control, layout
-from lab.proc import lock_holder, say
+from lab.proc import say
 
 HOST_COMMANDS = {
     'partition': (control.partition, "cut the host's link: it keeps running, nobody reaches it, it reaches nobody"),
@@ -16,7 +16,7 @@ def add_parser(sub):
     commands = fleet.add_subparsers(dest='fleet_command', required=True)
     commands.add_parser('up', help='boot the fleet (or reuse it) and write %s' % layout.INVENTORY)
     down = commands.add_parser('down', help='stop every fleet host, the repository server and the bridge')
-    down.add_argument('--force', action='store_true', help='even while a test session holds the lab')
+    down.add_argument('--force', action='store_true', help='even while a test session uses the fleet')
     commands.add_parser('status', help="each host's state, address and systemd state")
     for name, (_func, text) in HOST_COMMANDS.items():
         command = commands.add_parser(name, help=text)
@@ -27,9 +27,8 @@ def main(args, log=say):
     if args.fleet_command == 'up':
         control.up(log=log)
     elif args.fleet_command == 'down':
-        holder = lock_holder()
-        if holder and not args.force:
-            log('a test session (pid %s) is using the lab; let it finish, or use --force' % holder)
+        if control.in_use() and not args.force:
+            log('a test session is using the fleet; let it finish, or use --force')
             return 1
         control.down(log=log)
     elif args.fleet_command == 'status':

@@ -14,7 +14,6 @@ import fcntl
 import os
 import time
 
-from lab import hostns
 from lab.fleet import build, inventory, keys, layout, machines, network
 from lab.proc import LabError, say, state_drop, state_load, state_save, wait_for
 
@@ -28,6 +27,34 @@ def fleet_lock():
     with open(layout.LOCK_FILE, 'a') as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         yield
+
+
+class FleetUse:
+    """Held (shared) by every test session that uses the fleet, so that `fleet down` by hand waits for them."""
+
+    def __init__(self):
+        self.handle = None
+
+    def __enter__(self):
+        os.makedirs(os.path.dirname(layout.USE_LOCK_FILE), exist_ok=True)
+        self.handle = open(layout.USE_LOCK_FILE, 'a')
+        fcntl.flock(self.handle, fcntl.LOCK_SH)
+        return self
+
+    def __exit__(self, *exc):
+        self.handle.close()
+
+
+def in_use():
+    """Does a test session use the fleet now?"""
+    if not os.path.exists(layout.USE_LOCK_FILE):
+        return False
+    with open(layout.USE_LOCK_FILE) as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+    return False
 
 
 def _state():
@@ -72,7 +99,7 @@ def clean(log=say):
         if machines.nspawn_pid(host) or machines.processes(host):
             log('%s: left running by an earlier run; cutting its power' % host.name)
             machines.power_cut(host, log=log)
-        hostns.remove_cgroups(host.machine)
+        machines.forget_boot(host)
         machines.remove_root(host)
     for pid, machine in machines.stray_nspawns():
         log('killing a stray fleet container %s (systemd-nspawn pid %d)' % (machine, pid))

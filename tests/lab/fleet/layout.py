@@ -25,7 +25,8 @@ PKI_DIR = os.path.join(FLEET_DIR, 'pki')
 CACHE = os.environ.get('VIRTOPS_FLEET_CACHE', '/var/cache/virtops-lab/fleet')
 RUN_DIR = os.path.join(STATE_DIR, 'fleet')              # pid files and logs of what runs now
 STATE = 'fleet'                                         # lab.proc state file /run/virtops-lab/fleet.json
-LOCK_FILE = os.path.join(STATE_DIR, 'fleet.lock')
+LOCK_FILE = os.path.join(STATE_DIR, 'fleet.lock')              # one fleet command at a time
+USE_LOCK_FILE = os.path.join(STATE_DIR, 'fleet-use.lock')      # shared by the test sessions using the fleet
 
 HOST_SHARED_DIR = '/var/lib/libvirt/shared'             # the shared storage inside every host
 CGROUP_PREFIX = 'virtops-fleet-'
@@ -96,6 +97,22 @@ def host(name):
 
 def all_hosts():
     return [host(name) for name in HOST_NAMES]
+
+
+def inside(path):
+    """Where a file of this machine's shared directory is inside every host."""
+    relative = os.path.relpath(path, SHARED_DIR)
+    if relative.startswith('..'):
+        raise ValueError('%s is not in the fleet\'s shared directory %s' % (path, SHARED_DIR))
+    return os.path.join(HOST_SHARED_DIR, relative)
+
+
+def outside(path):
+    """Where a file of the hosts' shared directory is on this machine."""
+    relative = os.path.relpath(path, HOST_SHARED_DIR)
+    if relative.startswith('..'):
+        raise ValueError('%s is not in the hosts\' shared directory %s' % (path, HOST_SHARED_DIR))
+    return os.path.join(SHARED_DIR, relative)
 
 
 def hosts_file():

@@ -15,6 +15,7 @@ import json
 import os
 import signal
 import subprocess
+import time
 import uuid
 
 from lab import hostns
@@ -23,6 +24,8 @@ from lab.fleet import keys, layout
 from lab.proc import LabError, cmdline, pid_alive, read_pid, run, say, wait_for
 
 NSPAWN = 'systemd-nspawn'
+NSPAWN_RUN = '/run/systemd/nspawn'
+BOOT_MARK = '-- virtops fleet: boot at'        # a line of the host's console log before each boot
 
 
 def _pidfile(host):
@@ -232,8 +235,21 @@ def boot(host, log=say):
     script.append('%s </dev/null >>%s 2>&1 &' % (' '.join("'%s'" % a for a in command), host.log_path))
     script.append('echo $! > %s' % _pidfile(host))
     log('%s: booting %s (systemd-nspawn, machine %s)' % (host.name, host.fqdn, host.machine))
+    root = os.stat(host.root)
+    _set_record(host, nspawn_lock=os.path.join(NSPAWN_RUN, 'locks', 'inode-%d:%d' % (root.st_dev, root.st_ino)))
+    with open(host.log_path, 'a') as handle:
+        handle.write('%s %s\n' % (BOOT_MARK, time.strftime('%Y-%m-%d %H:%M:%S')))
     run(['sh', '-c', '\n'.join(script)], timeout=30)
     return wait_for(lambda: nspawn_pid(host), 10, '%s: systemd-nspawn to start' % host.name)
+
+
+def last_boot_log(host):
+    """What the host's console printed since its last boot began (systemd's own messages)."""
+    try:
+        with open(host.log_path, errors='replace') as handle:
+            return handle.read().rsplit(BOOT_MARK, 1)[-1]
+    except FileNotFoundError:
+        return ''
 
 
 def system_state(host):
@@ -283,14 +299,19 @@ def poweroff(host, timeout=90, log=say):
     inside(host, 'systemctl', 'poweroff', '--no-block')
     wait_for(lambda: not nspawn_pid(host), timeout, '%s to power off' % host.name, interval=0.5)
     wait_for(lambda: not processes(host), 15, '%s: every process of the host to end' % host.name)
-    _gone(host)
+    forget_boot(host)
     return True
 
 
-def _gone(host):
+def forget_boot(host):
+    """Forget what the host's last boot left: cgroups, its PID namespace's number, and nspawn's run files (this
+    machine's /run is no tmpfs, and a killed nspawn removes nothing)."""
     hostns.remove_cgroups(host.machine)
+    leftovers = [os.path.join(NSPAWN_RUN, 'propagate', host.machine), read_record(host).get('nspawn_lock')]
+    for path in filter(None, leftovers):
+        subprocess.run(['rm', '-rf', '--one-file-system', path], check=False)
     if os.path.isdir(host.state_dir):
-        _set_record(host, pidns=None)
+        _set_record(host, pidns=None, nspawn_lock=None)
 
 
 def power_cut(host, log=say):
@@ -312,7 +333,7 @@ def power_cut(host, log=say):
             pass
     wait_for(lambda: not processes(host) and not nspawn_pid(host), 15,
              '%s: every process of the host to die' % host.name)
-    _gone(host)
+    forget_boot(host)
     return victims
 
 
