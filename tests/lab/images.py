@@ -104,7 +104,7 @@ def ensure_image(name, log=say):
         for path in glob.glob(os.path.join(work, '*')):
             os.chmod(path, 0o644)
 
-    directory = cached_build(CACHE, name, digest, build, log, before_build=lambda log: ensure_host_tools(log))
+    directory = cached_build(CACHE, name, digest, build, log, before_build=ensure_host_tools)
     return _image(name, directory, digest)
 
 

@@ -218,7 +218,7 @@ def shared_lun(fleet_compute, fleet_ansible):
 
 
 def test_the_lock_manager_refuses_a_second_writer_on_another_host(fleet_compute, fleet_ansible, fleet_tiny,
-                                                                    shared_lun):
+                                                                  shared_lun):
     first, second = 'fleet-lock-a', 'fleet-lock-b'
     on = {'cn1': first, 'cn2': second}
 

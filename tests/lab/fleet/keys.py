@@ -149,8 +149,8 @@ def issue(cert_path, key_path, name, server_names=(), server_addresses=(), clien
                .add_extension(x509.ExtendedKeyUsage([EKU.CLIENT_AUTH if client else EKU.SERVER_AUTH]),
                               critical=False))
     if not client:
-        alt = [x509.DNSName(n) for n in server_names] + [x509.IPAddress(ipaddress.ip_address(a))
-                                                          for a in server_addresses]
+        alt = [x509.DNSName(n) for n in server_names]
+        alt += [x509.IPAddress(ipaddress.ip_address(a)) for a in server_addresses]
         builder = builder.add_extension(x509.SubjectAlternativeName(alt), critical=False)
     cert = builder.sign(ca_key, hashes.SHA256())
     _write(key_path, key_pem, 0o600)
