@@ -10,7 +10,7 @@ export PYTHONPATH := $(CURDIR)/tests
 LAB := $(PY) -m lab.cli
 PYTEST_ARGS ?=
 
-.PHONY: demo test setup lab-up lab-down lab-status images unit e2e sanity lint build importer docs changelog bench
+.PHONY: demo test setup lab-up lab-down lab-status fleet-up fleet-down fleet-status images unit e2e sanity lint build importer docs changelog bench
 
 demo: setup
 	$(LAB) up
@@ -37,6 +37,16 @@ lab-down:
 
 lab-status:
 	$(LAB) status
+
+# three Debian hosts under systemd in systemd-nspawn, reached over SSH through .build/fleet/inventory.yml
+fleet-up: setup
+	$(LAB) fleet up
+
+fleet-down:
+	$(LAB) fleet down
+
+fleet-status:
+	$(LAB) fleet status
 
 images: setup
 	$(PY) -m lab.images build all

@@ -4,12 +4,14 @@
 #   lane B  end-to-end tests that use only lab hosts 2-7 and 9-12 (migration between lab hosts, maintenance,
 #           evacuation, host service control, placement, concurrency, the compute_host role, TLS migration,
 #           those roles' molecule scenarios)
-# Most of a lane's time is spent waiting on guests, so two lanes on two cores finish much sooner than one.
-# Lane B's output is kept in .build/lane-b.log and printed when both are done, then each lane's tests (per file),
-# the reliability tally, and the verdict. A lane fails on any failed or skipped test (tests/lab/report.py) or
-# when it runs past VIRTOPS_LANE_TIMEOUT_MIN minutes (default 60; each test also has its own limit, pytest.ini).
-# A full run writes docs/reliability-summary.md and refreshes the block README.md and docs/reliability.md quote
-# from it (tests/lab/lanes.py): commit them after a full run.
+#   lane C  the fleet tests (tests/e2e/fleet: Debian hosts under systemd in systemd-nspawn, reached over SSH), which
+#           use nothing of lanes A and B; it runs after lane B, in its place beside lane A
+# Most of a lane's time is spent waiting on guests, so the lanes on two cores finish much sooner than one.
+# The output of lanes B and C is kept in .build/lane-b.log and .build/lane-c.log and printed when all are done,
+# then each lane's tests (per file), the reliability tally, and the verdict. A lane fails on any failed or skipped
+# test (tests/lab/report.py) or when it runs past VIRTOPS_LANE_TIMEOUT_MIN minutes (default 60; each test also has
+# its own limit, pytest.ini). A full run writes docs/reliability-summary.md and refreshes the block README.md and
+# docs/reliability.md quote from it (tests/lab/lanes.py): commit them after a full run.
 # With arguments, one ordinary pytest session runs them instead (e.g. scripts/run-tests.sh tests/e2e/test_volume.py).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
@@ -47,8 +49,11 @@ say "starting the main libvirtd and building the lab images both lanes use"
 
 mkdir -p .build
 lane_b_log="$repo/.build/lane-b.log"
+lane_c_log="$repo/.build/lane-c.log"
+lane_rcs="$repo/.build/lane-bc.rc"
+rm -f "$lane_rcs"
 declare -A tally report current
-for lane in A B; do
+for lane in A B C; do
     tally[$lane]="$repo/.build/tally-${lane,,}.json"
     report[$lane]="$repo/.build/lane-${lane,,}-report.json"
     current[$lane]="$repo/.build/lane-${lane,,}-current-test"
@@ -65,38 +70,52 @@ lane_env() {
 # and tears its fixtures down), SIGKILL two minutes later if it has not ended. timeout relays a TERM it receives.
 lane_limit=(timeout --kill-after=120 "$((lane_minutes * 60))")
 
-say "lane B (lab hosts 2-7, 9-12) runs alongside; its output follows at the end (also in $lane_b_log)"
-lane_env B
-env "${lane_vars[@]}" "${lane_limit[@]}" "$venv/pytest" -m lane_b tests/e2e -p no:cacheprovider >"$lane_b_log" 2>&1 &
-lane_b=$!
-trap 'kill -TERM "$lane_b" 2>/dev/null' INT TERM
+say "lanes B (lab hosts 2-7, 9-12) then C (the fleet) run alongside; their output follows at the end" \
+    "(also in $lane_b_log and $lane_c_log)"
+(
+    lane_env B
+    env "${lane_vars[@]}" "${lane_limit[@]}" "$venv/pytest" -m lane_b tests/e2e -p no:cacheprovider >"$lane_b_log" 2>&1
+    echo "B $?" >>"$lane_rcs"
+    lane_env C
+    env "${lane_vars[@]}" "${lane_limit[@]}" "$venv/pytest" -m fleet tests/e2e/fleet -p no:cacheprovider \
+        >"$lane_c_log" 2>&1
+    echo "C $?" >>"$lane_rcs"
+) &
+lanes_bc=$!
+trap 'kill -TERM "$lanes_bc" 2>/dev/null' INT TERM
 
 say "lane A (unit tests; main host, lab hosts 1 and 8, iSCSI, Open vSwitch)"
 lane_env A
-env "${lane_vars[@]}" "${lane_limit[@]}" "$venv/pytest" -m 'not lane_b'
+env "${lane_vars[@]}" "${lane_limit[@]}" "$venv/pytest" -m 'not lane_b and not fleet'
 lane_a_rc=$?
 
-if kill -0 "$lane_b" 2>/dev/null; then
-    say "lane A is done; waiting for lane B"
+if kill -0 "$lanes_bc" 2>/dev/null; then
+    say "lane A is done; waiting for lanes B and C"
 fi
-wait "$lane_b"
-lane_b_rc=$?
+wait "$lanes_bc"
+lane_rc() { awk -v lane="$1" '$1 == lane {print $2}' "$lane_rcs" 2>/dev/null | grep . || echo 'not run'; }
+lane_b_rc=$(lane_rc B)
+lane_c_rc=$(lane_rc C)
 say "lane B output:"
 cat "$lane_b_log"
+say "lane C output:"
+cat "$lane_c_log" 2>/dev/null
 
 # verdict LANE RC: how the lane ended, in words
 verdict() {
     case $2 in
         0) echo passed ;;
         124|137) echo "TIMED OUT after $lane_minutes min in $(cat "${current[$1]}" 2>/dev/null || echo '(no test started)')" ;;
+        'not run') echo 'NOT RUN' ;;
         *) echo "FAILED (pytest exit $2)" ;;
     esac
 }
-for lane in A B; do
+for lane in A B C; do
     "$venv/python" -m lab.lanes show "$lane" "${report[$lane]}"
 done
-say "$("$venv/python" -m lab.tally "${tally[A]}" "${tally[B]}")"
+say "$("$venv/python" -m lab.tally "${tally[A]}" "${tally[B]}" "${tally[C]}")"
 "$venv/python" -m lab.lanes summary "$(( $(date +%s) - started ))" \
-    "A=${report[A]},${tally[A]}" "B=${report[B]},${tally[B]}" | while read -r line; do say "$line"; done
-say "lane A: $(verdict A $lane_a_rc); lane B: $(verdict B $lane_b_rc)"
-[ "$lane_a_rc" -eq 0 ] && [ "$lane_b_rc" -eq 0 ]
+    "A=${report[A]},${tally[A]}" "B=${report[B]},${tally[B]}" "C=${report[C]},${tally[C]}" |
+    while read -r line; do say "$line"; done
+say "lane A: $(verdict A "$lane_a_rc"); lane B: $(verdict B "$lane_b_rc"); lane C: $(verdict C "$lane_c_rc")"
+[ "$lane_a_rc" = 0 ] && [ "$lane_b_rc" = 0 ] && [ "$lane_c_rc" = 0 ]

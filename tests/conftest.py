@@ -11,7 +11,7 @@ for path in (COLLECTIONS_ROOT, os.path.join(REPO_ROOT, 'tests')):
 
 os.environ.setdefault('ANSIBLE_COLLECTIONS_PATH', COLLECTIONS_ROOT)
 
-pytest_plugins = ['lab.fixtures', 'lab.report']
+pytest_plugins = ['lab.fixtures', 'lab.report', 'lab.fleet.fixtures']
 
 # End-to-end test files that use only lab hosts 2-7 and 9-12 and never change the main host: they run in
 # lane B, beside the rest (scripts/run-tests.sh), which uses the main host and lab hosts 1 and 8 only.
@@ -22,13 +22,22 @@ LANE_B_FILES = {'test_evacuate.py', 'test_maintenance.py', 'test_host_service.py
 LANE_B_MOLECULE_ROLES = ('maintenance', 'evacuate', 'compute_host')
 
 
+# End-to-end tests of the fleet lab (tests/e2e/fleet): they use only the fleet (its own hosts, bridge, addresses and
+# shared directory), so they run in lane C, after lane B and beside lane A.
+FLEET_DIR = os.path.join(REPO_ROOT, 'tests', 'e2e', 'fleet')
+
+
 def pytest_configure(config):
     config.addinivalue_line('markers', 'lane_b: runs in the second lane of scripts/run-tests.sh')
+    config.addinivalue_line('markers', 'fleet: a fleet lab test, in lane C of scripts/run-tests.sh')
 
 
 def pytest_collection_modifyitems(items):
     import pytest
     for item in items:
+        if str(item.fspath).startswith(FLEET_DIR + os.sep):
+            item.add_marker(pytest.mark.fleet)
+            continue
         base = os.path.basename(str(item.fspath))
         in_lane_b = base in LANE_B_FILES or (
             base == 'test_molecule.py' and any('[%s' % role in item.nodeid for role in LANE_B_MOLECULE_ROLES))

@@ -14,7 +14,7 @@ import pytest
 from lab import fixtures, hosts, tally
 from lab.checks import assert_one_sentence, libvirt_snapshot
 from lab.inventory import write_inventory
-from lab.runner import run_module, run_playbook
+from lab.runner import bad_inputs_play, run_module, run_playbook
 
 INDEX = 7
 POOL, NETWORK, NWFILTER = 'lab-ch-pool', 'lab-ch-net', 'lab-ch-sg'
@@ -201,24 +201,6 @@ BAD = [
 ]
 
 
-def bad_inputs_play(host, cases, out):
-    """One play trying every case (a block each, its failure caught and recorded), so one ansible-playbook start
-    serves them all; the base variables are play vars so that each case's task vars win over them."""
-    blocks = []
-    for extra in cases:
-        blocks.append({'name': 'A bad case', 'block': [{
-            'name': 'The role with the case', 'ansible.builtin.include_role': {'name': 'virtops.compute.compute_host'},
-            'vars': extra}],
-            'rescue': [{'name': 'Record the failure', 'ansible.builtin.set_fact': {
-                'bad_msgs': "{{ bad_msgs | default([]) + [ansible_failed_result.msg] }}"}}]})
-    blocks.append({'name': 'Save what failed', 'delegate_to': 'localhost', 'ansible.builtin.copy': {
-        'dest': out, 'content': '{{ bad_msgs | default([]) | to_json }}', 'mode': '0644'}})
-    # the family and service manager given, so a case fails without anything run on the host before it
-    play_vars = dict(base_vars(host), compute_host_os_family='Debian', compute_host_service_manager='direct')
-    return json.dumps([{'name': 'Bad variables', 'hosts': 'compute', 'gather_facts': False, 'vars': play_vars,
-                        'tasks': blocks}], indent=1)
-
-
 def test_bad_variables_fail_before_anything_changes(host7, inventory, tmp_path):
     cases = [extra for extra, _names in BAD] + [{'compute_host_os_family': 'Suse'}]
     out = str(tmp_path / 'failures.json')
@@ -226,7 +208,10 @@ def test_bad_variables_fail_before_anything_changes(host7, inventory, tmp_path):
     paths = [root(host7, 'etc'), root(host7, 'ansible')]
     try:
         before = libvirt_snapshot(conn, paths)
-        result = run_playbook(bad_inputs_play(host7, cases, out) + '\n', args=('-i', inventory), timeout=600)
+        # the family and service manager given, so a case fails without anything run on the host before it
+        play_vars = dict(base_vars(host7), compute_host_os_family='Debian', compute_host_service_manager='direct')
+        result = run_playbook(bad_inputs_play('virtops.compute.compute_host', cases, out, play_vars),
+                              args=('-i', inventory), timeout=600)
         assert result.rc == 0, result.stdout[-4000:] + result.stderr[-2000:]
         with open(out) as handle:
             messages = json.load(handle)

@@ -4,6 +4,7 @@
   python -m lab.cli down [--purge]
   python -m lab.cli status
   python -m lab.cli host kill|poweron|is-off N
+  python -m lab.cli fleet up|down|status|partition|heal|poweroff|poweron|kill HOST   (lab.fleet)
 
 `host` acts on lab host N the way a management controller acts on a machine: `kill` cuts its power (its libvirtd,
 virtlogd and every QEMU in it die at once, its definitions stay), `poweron` boots it again with its definitions
@@ -21,6 +22,7 @@ import shutil
 import sys
 
 from lab import daemons, hostns, hosts, iscsi, ovs
+from lab.fleet import cli as fleet_cli
 from lab.proc import (LAB_ROOT, SHARED_DIR, STATE_DIR, LabError, find_pids, forget_dead_claims, lock_holder,
                       run, say, state_load)
 
@@ -182,13 +184,14 @@ def main(argv=None):
     p_host = sub.add_parser('host', help="a lab host's power, as its management controller would switch it")
     p_host.add_argument('action', choices=['kill', 'poweron', 'is-off'])
     p_host.add_argument('index', type=int)
+    fleet_cli.add_parser(sub)
     args = parser.parse_args(argv)
     if os.geteuid() != 0:
         parser.error('the lab needs root (it starts libvirtd, tgtd and Open vSwitch)')
     if getattr(args, 'hosts', 0) and not 0 <= args.hosts <= hosts.MAX_INDEX:
         parser.error('--hosts must be between 0 and %d' % hosts.MAX_INDEX)
     try:
-        return {'up': up, 'down': down, 'status': status, 'host': host}[args.command](args)
+        return {'up': up, 'down': down, 'status': status, 'host': host, 'fleet': fleet_cli.main}[args.command](args)
     except LabError as exc:
         say('error: %s' % exc)
         return 1

@@ -122,3 +122,19 @@ def run_playbook(playbook, extra_vars=None, check=False, diff=False, env=None, t
         if cleanup:
             os.unlink(cleanup)
     return PlaybookResult(rc=proc.returncode, stdout=proc.stdout, stderr=proc.stderr)
+
+
+def bad_inputs_play(role, cases, out, play_vars=None, hosts='compute'):
+    """A play that tries `role` once per case of variables (a block each, its failure caught and recorded), so
+    that one ansible-playbook start serves them all, and writes the failure messages to `out` (JSON, on the
+    controller) in the order of the cases. `play_vars` are play vars, so each case's task vars win over them."""
+    blocks = []
+    for extra in cases:
+        blocks.append({'name': 'A bad case', 'block': [{
+            'name': 'The role with the case', 'ansible.builtin.include_role': {'name': role}, 'vars': extra}],
+            'rescue': [{'name': 'Record the failure', 'ansible.builtin.set_fact': {
+                'bad_msgs': "{{ bad_msgs | default([]) + [ansible_failed_result.msg] }}"}}]})
+    blocks.append({'name': 'Save what failed', 'delegate_to': 'localhost', 'ansible.builtin.copy': {
+        'dest': out, 'content': '{{ bad_msgs | default([]) | to_json }}', 'mode': '0644'}})
+    return json.dumps([{'name': 'Bad variables', 'hosts': hosts, 'gather_facts': False, 'vars': play_vars or {},
+                        'tasks': blocks}], indent=1) + '\n'
