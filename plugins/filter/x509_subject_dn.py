@@ -6,9 +6,6 @@
 The documentation lives in x509_subject_dn.yml next to this file.
 """
 
-from __future__ import (absolute_import, division, print_function)
-__metaclass__ = type
-
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_bytes, to_text
 
