@@ -98,7 +98,7 @@ def test_check_and_diff_show_a_change_and_make_none(fleet_compute, fleet_ansible
                  '+tls_allowed_dn_list = ["O=ops,CN=*"]'):
         assert line in check.stdout, line
     assert {h: fingerprint(fleet_ansible, h) for h in fleet_compute.names} == before
-    tally.add('check-mode changes compared', 1)
+    tally.case('check-mode changes compared', 'compute_host on a set-up fleet host: lock manager, idle timeout, TLS subjects')
 
 
 BAD = [
@@ -127,7 +127,8 @@ def test_bad_variables_fail_in_one_sentence_before_anything_changes(fleet_comput
     assert 'compute_host_lock_manager' in messages[-2] and 'sanlock' in messages[-2], messages[-2]
     assert 'compute_host_libvirtd_idle_timeout' in messages[-1], messages[-1]
     assert fingerprint(fleet_ansible, 'cn1') == before
-    tally.add('bad inputs tried', len(cases))
+    for case in cases:
+        tally.case('bad inputs tried', 'compute_host on a fleet host: %s' % sorted(case.items()))
 
 
 def _client_pki(directory, dn_name):

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from lab import tally
 from lab.fleet import control, layout, machines, network
 from lab.proc import adopt, release, say
 from lab.runner import REPO_ROOT, run_playbook
@@ -112,7 +111,6 @@ def fleet_compute(fleet):
         TIMINGS['compute_host check run on bare hosts'] = check.took
         assert check.rc == 0 and 'libvirt-daemon-system' in check.stdout, check.stdout[-4000:]
         assert not any(_has_libvirt(h) for h in fleet.hosts), 'a check run installed packages'
-        tally.add('check-mode changes compared', len(fleet.hosts))
     result = fleet.playbook(COMPUTE_HOST_PLAYBOOK)
     assert result.rc == 0, result.stdout[-5000:] + result.stderr[-2000:]
     TIMINGS['compute_host' + ('' if fleet.bare_at_start else ' (hosts set up already)')] = result.took
