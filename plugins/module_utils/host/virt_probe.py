@@ -103,6 +103,7 @@ class _Probe:
         self.stream = None
         self.output = b''
         self.reader = None
+        self.stopped = False
         self.started = None
         self.result = None
 
@@ -141,8 +142,11 @@ def _start(conn, probe, disk_path, arch, token):
 def _read(probe):
     """The reader thread: the console's bytes into probe.output until the long-mode line, the end or an error."""
     try:
-        while LONG_MODE_MARKER not in probe.output:
+        while LONG_MODE_MARKER not in probe.output and not probe.stopped:
             chunk = probe.stream.recv(4096)
+            if chunk == -2:         # nothing yet (a stream that does not block)
+                time.sleep(0.05)
+                continue
             if not isinstance(chunk, bytes) or not chunk:
                 return
             probe.output += chunk
@@ -162,6 +166,7 @@ def _stop(probe, timeout):
         else:
             probe.finish(False, 'the probe guest printed nothing within %d seconds' % timeout)
     # the guest goes first: its console closing ends a reader blocked in recv
+    probe.stopped = True
     _quietly(probe.domain, 'destroy')
     _quietly(probe.stream, 'abort')
     if probe.reader is not None:
