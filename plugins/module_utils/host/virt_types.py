@@ -33,7 +33,8 @@ from ansible_collections.virtops.compute.plugins.module_utils.model.capabilities
 
 # best first: hardware virtualisation, then emulation
 PREFERENCE = ('kvm', 'qemu')
-CACHE_FORMAT = 1
+# 2: the probe boots a Linux kernel too where the module's machine has one (entries of 1 are probed again)
+CACHE_FORMAT = 2
 ROOT_CACHE_DIR = '/var/cache/virtops-compute/virt-types'
 BOOT_ID_FILE = '/proc/sys/kernel/random/boot_id'
 # what identifies the host and its hypervisor; a change of any of them means probing again
