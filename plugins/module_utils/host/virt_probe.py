@@ -98,6 +98,12 @@ def probe_domain_xml(name, virt_type, disk_path, arch='x86_64'):
     disk.target_bus = 'virtio'
     disk.readonly = True
     dom.add_device(disk)
+    _add_serial_console(dom)
+    return dom.to_xml()
+
+
+def _add_serial_console(dom):
+    """A pty serial port, and the console on it that the probe reads."""
     serial = Serial()
     serial.type = 'pty'
     serial.target_port = 0
@@ -107,7 +113,6 @@ def probe_domain_xml(name, virt_type, disk_path, arch='x86_64'):
     console.target_type = 'serial'
     console.target_port = 0
     dom.add_device(console)
-    return dom.to_xml()
 
 
 def kernel_domain_xml(name, virt_type, kernel_path, arch='x86_64'):
@@ -123,15 +128,7 @@ def kernel_domain_xml(name, virt_type, kernel_path, arch='x86_64'):
     dom.cmdline = KERNEL_CMDLINE
     for what in ('poweroff', 'reboot', 'crash'):
         setattr(dom, 'on_' + what, 'destroy')
-    serial = Serial()
-    serial.type = 'pty'
-    serial.target_port = 0
-    dom.add_device(serial)
-    console = Console()
-    console.type = 'pty'
-    console.target_type = 'serial'
-    console.target_port = 0
-    dom.add_device(console)
+    _add_serial_console(dom)
     return dom.to_xml()
 
 
