@@ -103,7 +103,7 @@ def test_provision_places_n_guests_where_there_is_room(fleet_compute, fleet_ansi
         {h: sorted(n for n, on in hosts.items() if on == h) for h in ('cn1', 'cn2')}, result.stdout[-3000:]
     # each boots: its marker on its serial log (the shared pool), and it answers inside
     for name in NAMES:
-        log = os.path.join(layout.outside(layout.HOST_SHARED_DIR), 'instances', name + '-serial.log')
+        log = os.path.join(layout.outside(layout.HOST_SHARED_DIR), 'instances', name + '-console.log')
         wait_for(lambda: os.path.exists(log) and fleet_tiny.marker in open(log, errors='replace').read(), 90,
                  'the boot marker of %s in %s' % (name, log), interval=0.5)
     ops['uptime'] = {name: uptime(host, name) for name, host in hosts.items()}
