@@ -5,7 +5,8 @@
    host; each boots (its marker on its serial log, its uptime read inside it), and a second run places nothing anew;
 2. the inventory plugin over the fleet's qemu+ssh URIs: the guests, each with the host it runs on;
 3. playbooks/host_maintenance.yml enter on cn1: its guests move live to the peers (uptime carried on, read inside
-   each guest), cn1 is marked maintenance, the inventory plugin sees them on their new hosts; exit enables cn1.
+   each guest), cn1 is marked maintenance, the inventory plugin sees them on their new hosts; exit enables cn1;
+4. the host module restarts libvirtd.service under systemd: the guests' QEMUs and uptimes run on.
 """
 import json
 import os
@@ -15,7 +16,7 @@ import pytest
 import yaml
 
 from lab import tally
-from lab.fleet import keys, layout
+from lab.fleet import keys, layout, machines
 from lab.fleet.guests import uptime, where
 from lab.inventory_plugin import inventory_list, write_inventory
 from lab.proc import wait_for
@@ -33,6 +34,12 @@ def module(fleet_ansible, host, name, **args):
     outcome = getattr(fleet_ansible[host], 'virtops.compute.' + name)(**args)[host]
     assert not outcome.is_failed, '%s: %s' % (host, dict(outcome))
     return outcome
+
+
+def sh(fleet_ansible, host, script):
+    outcome = fleet_ansible[host].shell(script)[host]
+    assert not outcome.is_failed, '%s: %s' % (host, dict(outcome))
+    return outcome['stdout'].strip()
 
 
 def remove_all(fleet_ansible):
@@ -190,3 +197,29 @@ def test_maintenance_moves_cn1s_guests_live_and_exit_restores(fleet_compute, fle
     assert service_state(fleet_ansible, 'cn1') == 'enabled'
     assert running_on() == hosts
     tally.case('maintenance runs proven', 'host_maintenance.yml enter/exit on fleet host cn1 over SSH')
+
+
+def test_libvirtd_restarts_under_systemd_and_the_guests_run_on(fleet_compute, fleet_ansible, ops):
+    """The host module's service control on a systemd host, over SSH: systemctl restarts libvirtd.service; the
+    guests' QEMUs are not touched and the guests carry on."""
+    if 'hosts' not in ops:
+        pytest.skip('no guests provisioned (see test_provision_places_n_guests_where_there_is_room)')
+    hosts = running_on()
+    host = hosts[NAMES[0]]
+    here = sorted(n for n, h in hosts.items() if h == host)
+    main_pid = 'systemctl show -p MainPID --value libvirtd.service'
+    pid_before = sh(fleet_ansible, host, main_pid)
+    qemu_before = sorted(machines.qemu_processes(fleet_compute.host(host)))
+    before = {name: uptime(host, name) for name in here}
+    restarted = module(fleet_ansible, host, 'host', service='restarted')
+    assert restarted['changed'] and restarted['service']['manager'] == 'systemd', dict(restarted)
+    pid_after = sh(fleet_ansible, host, main_pid)
+    assert pid_after not in ('0', pid_before), (pid_before, pid_after)
+    assert restarted['service']['daemons']['libvirtd']['pid'] == int(pid_after), dict(restarted)
+    assert sh(fleet_ansible, host, 'systemctl is-active libvirtd.service') == 'active'
+    # the guests ran on through it, in the same QEMU processes, and libvirt knows them again
+    assert sorted(machines.qemu_processes(fleet_compute.host(host))) == qemu_before
+    assert running_on() == hosts
+    after = {name: uptime(host, name) for name in here}
+    assert all(after[name] > before[name] for name in here), (before, after)
+    tally.case('service restarts proven', 'libvirtd.service restarted by the host module on a systemd fleet host')
