@@ -13,8 +13,8 @@ from lab.proc import wait_for
 NAME = 'fleet-mig'
 
 
-def module(fleet_ansible, host, name, **args):
-    return getattr(fleet_ansible[host], 'virtops.compute.' + name)(**args)[host]
+def module(fleet_ansible, host, module_name, **args):
+    return getattr(fleet_ansible[host], 'virtops.compute.' + module_name)(**args)[host]
 
 
 def succeeded(outcome, host):

@@ -30,8 +30,8 @@ MEMORY_MB = 128
 ROOM = {'cn1': 2, 'cn2': 1}
 
 
-def module(fleet_ansible, host, name, **args):
-    outcome = getattr(fleet_ansible[host], 'virtops.compute.' + name)(**args)[host]
+def module(fleet_ansible, host, module_name, **args):
+    outcome = getattr(fleet_ansible[host], 'virtops.compute.' + module_name)(**args)[host]
     assert not outcome.is_failed, '%s: %s' % (host, dict(outcome))
     return outcome
 
