@@ -16,6 +16,7 @@ docs/dev/virt-probe.S.
 
 
 import io
+import threading
 import time
 import uuid
 
@@ -101,6 +102,8 @@ class _Probe:
         self.domain = None
         self.stream = None
         self.output = b''
+        self.reader = None
+        self.stopped = False
         self.started = None
         self.result = None
 
@@ -125,22 +128,33 @@ def _start(conn, probe, disk_path, arch, token):
         # nobody has the pty open, and on a busy host the boot sector can print before the console is opened
         probe.domain = conn.createXML(probe_domain_xml(name, probe.virt_type, disk_path, arch),
                                       libvirt.VIR_DOMAIN_START_PAUSED)
-        probe.stream = conn.newStream(libvirt.VIR_STREAM_NONBLOCK)
+        # a blocking stream read by a thread of its own: a non-blocking one receives nothing unless the caller
+        # runs libvirt's event loop, which a module does not (seen on hosts under systemd reached over SSH)
+        probe.stream = conn.newStream(0)
         probe.domain.openConsole(None, probe.stream, libvirt.VIR_DOMAIN_CONSOLE_FORCE)
+        probe.reader = threading.Thread(target=_read, args=(probe,), daemon=True)
+        probe.reader.start()
         probe.domain.resume()
     except libvirt.libvirtError as err:
         probe.finish(False, describe_libvirt_error(err, where='the probe guest did not start'))
 
 
-def _poll(probe):
+def _read(probe):
+    """The reader thread: the console's bytes into probe.output until the long-mode line, the end or an error."""
     try:
-        while True:
+        while LONG_MODE_MARKER not in probe.output and not probe.stopped:
             chunk = probe.stream.recv(4096)
-            if chunk in (-2, None) or chunk == b'':
-                break
+            if chunk == -2:         # nothing yet (a stream that does not block)
+                time.sleep(0.05)
+                continue
+            if not isinstance(chunk, bytes) or not chunk:
+                return
             probe.output += chunk
     except libvirt.libvirtError:
-        pass
+        return
+
+
+def _poll(probe):
     if LONG_MODE_MARKER in probe.output:
         probe.finish(True)
 
@@ -151,8 +165,12 @@ def _stop(probe, timeout):
             probe.finish(False, 'the probe guest ran in real mode but did not reach 64-bit long mode within %d seconds' % timeout)
         else:
             probe.finish(False, 'the probe guest printed nothing within %d seconds' % timeout)
-    _quietly(probe.stream, 'abort')
+    # the guest goes first: its console closing ends a reader blocked in recv
+    probe.stopped = True
     _quietly(probe.domain, 'destroy')
+    _quietly(probe.stream, 'abort')
+    if probe.reader is not None:
+        probe.reader.join(5)
 
 
 def _quietly(obj, method, *args):
