@@ -26,7 +26,6 @@ import glob
 import io
 import os
 import platform
-import threading
 import time
 import uuid
 
@@ -157,8 +156,6 @@ class _Probe:
         self.domain = None
         self.stream = None
         self.output = b''
-        self.reader = None
-        self.stopped = False
         self.started = None
         self.result = None
 
@@ -184,33 +181,28 @@ def _start(conn, probe, xml):
         # started paused and resumed once the console is open: QEMU drops what a pty serial port prints while
         # nobody has the pty open, and on a busy host the boot sector can print before the console is opened
         probe.domain = conn.createXML(xml, libvirt.VIR_DOMAIN_START_PAUSED)
-        # a blocking stream read by a thread of its own: a non-blocking one receives nothing unless the caller
-        # runs libvirt's event loop, which a module does not (seen on hosts under systemd reached over SSH)
-        probe.stream = conn.newStream(0)
+        probe.stream = conn.newStream(libvirt.VIR_STREAM_NONBLOCK)
         probe.domain.openConsole(None, probe.stream, libvirt.VIR_DOMAIN_CONSOLE_FORCE)
-        probe.reader = threading.Thread(target=_read, args=(probe,), daemon=True)
-        probe.reader.start()
         probe.domain.resume()
     except libvirt.libvirtError as err:
         probe.finish(False, describe_libvirt_error(err, where='the probe guest did not start'))
 
 
-def _read(probe):
-    """The reader thread: the console's bytes into probe.output until the long-mode line, the end or an error."""
+def _poll(probe):
     try:
-        while not probe.printed() and not probe.stopped:
+        # Without an event loop libvirt's client reads what the server sends only while a call waits for its
+        # answer, and a non-blocking recv never reads the connection itself: output that comes after resume()
+        # answered (emulation on a busy host, hosts reached over SSH) would wait unread for good. A cheap call
+        # each round reads whatever has arrived for the stream. (A thread blocked in recv instead can hold up
+        # resume() itself: guests were left paused.)
+        probe.domain.isActive()
+        while True:
             chunk = probe.stream.recv(4096)
-            if chunk == -2:         # nothing yet (a stream that does not block)
-                time.sleep(0.05)
-                continue
             if not isinstance(chunk, bytes) or not chunk:
-                return
+                break
             probe.output += chunk
     except libvirt.libvirtError:
-        return
-
-
-def _poll(probe):
+        pass
     if probe.printed():
         probe.finish(True)
 
@@ -224,12 +216,8 @@ def _stop(probe, timeout):
             probe.finish(False, 'the probe guest ran in real mode but did not reach 64-bit long mode within %d seconds' % timeout)
         else:
             probe.finish(False, 'the probe guest printed nothing within %d seconds' % timeout)
-    # the guest goes first: its console closing ends a reader blocked in recv
-    probe.stopped = True
-    _quietly(probe.domain, 'destroy')
     _quietly(probe.stream, 'abort')
-    if probe.reader is not None:
-        probe.reader.join(5)
+    _quietly(probe.domain, 'destroy')
 
 
 def _quietly(obj, method, *args):

@@ -40,6 +40,9 @@ class _Domain:
     def destroy(self):
         self.destroyed = True
 
+    def isActive(self):  # noqa: N802 (libvirt's name)
+        return not self.destroyed
+
 
 class _Volume:
     def path(self):
