@@ -134,6 +134,11 @@ def _start(conn, probe, disk_path, arch, token):
 
 def _poll(probe):
     try:
+        # Without an event loop, libvirt's client reads what the server sends only while a call waits for its
+        # answer: a non-blocking recv never reads the connection itself. On a fast host the probe's output comes
+        # in with the answer to resume(); where the guest prints later (emulation on a busy or nested host) it
+        # would wait unread for good. A cheap call each round reads whatever has arrived for the stream.
+        probe.domain.isActive()
         while True:
             chunk = probe.stream.recv(4096)
             if chunk in (-2, None) or chunk == b'':
