@@ -114,7 +114,7 @@ class Evacuation:
 def _remove_guest(fleet):
     for host in fleet.hosts:
         names = _virsh(host, 'list', '--all', '--name').stdout.split() if machines.nspawn_pid(host) else []
-        for name in set(names) & {GUEST, 'fleet-evac-warm'}:
+        for name in set(names) & {GUEST}:
             _virsh(host, 'destroy', name, check=False)
             _virsh(host, 'undefine', name, '--nvram', check=False)
 
@@ -132,25 +132,6 @@ def _clean_files():
     for name in os.listdir(POOL_DIR) if os.path.isdir(POOL_DIR) else []:
         if name.startswith(GUEST) or name.startswith('fleet-evac-'):
             os.unlink(os.path.join(POOL_DIR, name))
-
-
-def _warm_virt_probes(fleet, fleet_ansible, boot, tries=3):
-    """Every host's cached answer to which virt types run guests. The guest module probes once per host boot and
-    keeps no answer where nothing booted; on this loaded machine a probe can miss its time, so a throw-away guest
-    is defined here (again when its probe missed) rather than the probe being left to an evacuation."""
-    for host in fleet.hosts:
-        guest = getattr(fleet_ansible[host.name], 'virtops.compute.guest')
-        messages = []
-        for _attempt in range(tries):
-            made = guest(name='fleet-evac-warm', virt_type='qemu', memory_mb=64, state='stopped',
-                         storage_pool=inventory.SHARED_POOL, **boot)[host.name]
-            if not made.is_failed:
-                break
-            messages.append(made.get('msg', ''))
-            assert 'does not run guests on this host' in messages[-1], dict(made)
-        else:
-            pytest.fail('%s: the virt probe failed %d times: %s' % (host.name, tries, ' / '.join(messages)))
-        assert not guest(name='fleet-evac-warm', state='absent')[host.name].is_failed
 
 
 def _fenced_inventory(fleet, path):
@@ -176,7 +157,6 @@ def evac(fleet_compute, fleet_ansible, tiny_image, tmp_path_factory):
     ev = Evacuation(fleet, str(tmp / 'evacuate-record.key'), _fenced_inventory(fleet, str(tmp / 'inventory.yml')))
     try:
         boot = readable_boot_files(tiny_image, POOL_DIR, prefix='fleet-evac-')
-        _warm_virt_probes(fleet, fleet_ansible, {k: layout.inside(v) for k, v in boot.items()})
         blank_image(BASE, '32M')
         guest = getattr(fleet_ansible['cn1'], 'virtops.compute.guest')
         made = guest(name=GUEST, virt_type='qemu', memory_mb=160, storage_pool=inventory.SHARED_POOL,
