@@ -125,6 +125,8 @@ def _drop_hooks(fleet):
         if machines.nspawn_pid(host):
             machines.inside(host, 'rm', '-f', HOOK)
             machines.inside(host, 'systemctl', 'reload', 'libvirtd.service', check=False)
+        elif machines.root_mounted(host) and os.path.exists(os.path.join(host.root, HOOK.lstrip('/'))):
+            os.unlink(os.path.join(host.root, HOOK.lstrip('/')))     # a host left off: not when it boots
 
 
 def _clean_files():
