@@ -182,9 +182,13 @@ def evac(fleet_compute, fleet_ansible, tiny_image, tmp_path_factory):
             assert "FENCES='%s/fences'" % layout.inside(STATE) in hook, hook
         yield ev
     finally:
-        _remove_guest(fleet)
-        _drop_hooks(fleet)
-        _clean_files()
+        try:
+            _remove_guest(fleet)
+        finally:
+            try:
+                _drop_hooks(fleet)
+            finally:
+                _clean_files()
         print('fleet evacuate playbook runs: %s' % ', '.join(
             '%s %s' % (action, ' + '.join('%.0f s' % took for took in runs)) for action, runs in TIMES.items()))
 
