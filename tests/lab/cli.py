@@ -4,7 +4,7 @@
   python -m lab.cli down [--purge]
   python -m lab.cli status
   python -m lab.cli host kill|poweron|is-off N
-  python -m lab.cli fleet up|down|status|partition|heal|poweroff|poweron|kill HOST   (lab.fleet)
+  python -m lab.cli fleet up|down|status|partition|heal|poweroff|poweron|kill|is-off HOST   (lab.fleet)
 
 `host` acts on lab host N the way a management controller acts on a machine: `kill` cuts its power (its libvirtd,
 virtlogd and every QEMU in it die at once, its definitions stay), `poweron` boots it again with its definitions

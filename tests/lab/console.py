@@ -61,12 +61,12 @@ def parse_output(data, nonce):
     return int(status) if status.isdigit() else None, output.lstrip('\n')
 
 
-def serial_run(port, command, timeout=120):
-    """Run ``command`` on the tiny guest's shell behind the TCP serial console on ``port``; returns (exit status,
-    what it printed). Raises ConsoleTimeout when no prompt comes within a minute or the command does not finish
-    within ``timeout`` seconds."""
+def serial_run(port, command, timeout=120, host='127.0.0.1'):
+    """Run ``command`` on the tiny guest's shell behind the TCP serial console on ``host``:``port``; returns (exit
+    status, what it printed). Raises ConsoleTimeout when no prompt comes within a minute or the command does not
+    finish within ``timeout`` seconds."""
     nonce = '%08x' % random.getrandbits(32)
-    with socket.create_connection(('127.0.0.1', port), timeout=10) as sock:
+    with socket.create_connection((host, port), timeout=10) as sock:
         sock.settimeout(1)
         data, deadline = b'', time.time() + 60
         while PROMPT not in data:
@@ -135,9 +135,9 @@ def vnc_security(port, password=None, host='127.0.0.1'):
         return types, status == 0
 
 
-def serial_shell(port, command, timeout=120):
+def serial_shell(port, command, timeout=120, host='127.0.0.1'):
     """What ``command`` printed on the tiny guest's serial shell (see serial_run), whatever its exit status."""
-    return serial_run(port, command, timeout)[1]
+    return serial_run(port, command, timeout, host)[1]
 
 
 def assert_shell_answers(port, timeout=120):

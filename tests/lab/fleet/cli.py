@@ -1,4 +1,7 @@
-"""`python -m lab.cli fleet up|down|status|partition|heal|poweroff|poweron|kill HOST` (see lab.fleet.control)."""
+"""`python -m lab.cli fleet up|down|status|partition|heal|poweroff|poweron|kill|is-off HOST` (see lab.fleet.control).
+
+`kill` and `is-off` are a fleet host's management controller as the evacuate role's fence sees it: `kill` cuts its
+power, `is-off` exits 0 when nothing of the host runs and 1 otherwise."""
 from lab.fleet import control, layout
 from lab.proc import say
 
@@ -21,6 +24,8 @@ def add_parser(sub):
     for name, (_func, text) in HOST_COMMANDS.items():
         command = commands.add_parser(name, help=text)
         command.add_argument('host', choices=layout.HOST_NAMES, help='the host as the inventory names it')
+    is_off = commands.add_parser('is-off', help='exit 0 when nothing of the host runs (a fence verification)')
+    is_off.add_argument('host', choices=layout.HOST_NAMES, help='the host as the inventory names it')
 
 
 def main(args, log=say):
@@ -33,6 +38,8 @@ def main(args, log=say):
         control.down(log=log)
     elif args.fleet_command == 'status':
         return control.status()
+    elif args.fleet_command == 'is-off':
+        return 0 if control.is_off(args.host, log=log) else 1
     else:
         HOST_COMMANDS[args.fleet_command][0](args.host, log=log)
     return 0

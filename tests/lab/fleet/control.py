@@ -8,6 +8,7 @@ down       power every host off (cutting the power of one that will not go), unm
 status     each host: running / partitioned / off, address, systemd's state
 partition  cut a host's link (it keeps running, unreachable and unable to reach anyone); heal: restore it
 poweroff   `systemctl poweroff` inside; kill: a power cut; poweron: boot again from the same layer
+is_off     nothing of the host runs (the evacuate role's fence verification, `lab.cli fleet is-off HOST`)
 """
 import contextlib
 import fcntl
@@ -223,6 +224,15 @@ def kill(name, log=say):
     with fleet_lock():
         _running(host)
         return machines.power_cut(host, log=log)
+
+
+def is_off(name, log=say):
+    """Is nothing of host `name` running: no systemd-nspawn, no process in its cgroups or PID namespace?"""
+    host = layout.host(name)
+    left = machines.processes(host)
+    off = not machines.nspawn_pid(host) and not left
+    log('%s: %s' % (host.name, 'off' if off else 'on (%d process(es))' % max(len(left), 1)))
+    return off
 
 
 def poweron(name, log=say):

@@ -222,6 +222,7 @@ def boot(host, log=say):
         raise LabError('%s is already running (systemd-nspawn pid %d)' % (host.name, nspawn_pid(host)))
     os.makedirs(layout.RUN_DIR, exist_ok=True)
     os.makedirs(layout.SHARED_DIR, mode=0o755, exist_ok=True)
+    _drop_stale_veth(host)
     try:
         cgroups = hostns.prepare_cgroups(host.machine)
     except OSError as exc:
@@ -334,7 +335,20 @@ def power_cut(host, log=say):
     wait_for(lambda: not processes(host) and not nspawn_pid(host), 15,
              '%s: every process of the host to die' % host.name)
     forget_boot(host)
+    _drop_stale_veth(host)
     return victims
+
+
+def _drop_stale_veth(host, timeout=15):
+    """Remove this machine's end of a dead host's veth (which takes the other end with it). The kernel frees a dead
+    host's network namespace, and the veth with it, only once nothing refers to it; TCP connections the host had
+    to peers it can no longer reach (a partitioned host's, say) keep retransmitting for minutes, and a boot before
+    then fails ("Failed to add new veth interfaces ... File exists"). A power cut takes the cable with it."""
+    path = '/sys/class/net/%s' % host.veth
+    if os.path.exists(path):
+        run(['ip', 'link', 'delete', host.veth], check=False, timeout=30)
+    wait_for(lambda: not os.path.exists(path), timeout, '%s: the veth %s of its last boot to go' % (
+        host.name, host.veth), interval=0.3)
 
 
 def qemu_processes(host):
