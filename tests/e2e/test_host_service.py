@@ -163,5 +163,5 @@ def test_a_libvirtd_that_does_not_come_up_is_one_sentence(guest):
 
 
 def test_bad_service_value(guest):
-    result = service(guest, 'reloaded')
-    assert result.failed and 'service' in result.msg and 'reloaded' in result.msg
+    result = service(guest, 'bounced')
+    assert result.failed and 'service' in result.msg and 'bounced' in result.msg
