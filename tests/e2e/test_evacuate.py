@@ -22,7 +22,7 @@ from ansible_collections.virtops.compute.plugins.filter.evacuation import evacua
 from lab import guests, hosts
 from lab.checks import assert_one_sentence, libvirt_snapshot
 from lab.computes import lab_computes, write_inventory
-from lab.console import read_log, serial_shell, wait_for_log
+from lab.console import read_log, serial_run, serial_shell, wait_for_log
 from lab.proc import SHARED_DIR, cmdline
 from lab.runner import REPO_ROOT, run_module, run_playbook
 
@@ -95,10 +95,10 @@ def recorded(computes, tiny_image, tmp_path_factory):
     assert not attached.failed, attached.msg
     # fsync: the disk's write cache is flushed (qcow2 metadata included), so the data survives a host that is
     # killed; a plain sync writes raw block devices' pages but flushes no cache
-    out = serial_shell(PORT, 'echo %s | dd of=/dev/vda bs=512 seek=100 conv=notrunc,fsync 2>/dev/null; '
-                             'echo %s | dd of=/dev/vdb bs=512 seek=200 conv=notrunc,fsync 2>/dev/null'
-                       % (ROOT_MARK, VOLUME_MARK))
-    assert '@@DONE@@' in out, out
+    status, out = serial_run(PORT, 'echo %s | dd of=/dev/vda bs=512 seek=100 conv=notrunc,fsync 2>/dev/null && '
+                                   'echo %s | dd of=/dev/vdb bs=512 seek=200 conv=notrunc,fsync 2>/dev/null'
+                             % (ROOT_MARK, VOLUME_MARK))
+    assert status == 0, 'the guest could not write its markers: %r' % out
     key_file = str(tmp_path_factory.mktemp('controller') / 'evacuate-record.key')
     yield source, drive, key_file
     _remove_everywhere()
