@@ -17,7 +17,7 @@ description:
   - Some broken KVM set-ups run those 512 bytes yet hang a Linux kernel. So when the machine the module runs on
     has a Linux kernel in C(/boot) (x86_64), each type that passed also boots that kernel without a root file
     system, and counts only when the kernel prints its start-up's end (its C(Kernel panic - not syncing) line);
-    that stage waits up to three times O(probe_timeout) (30 to 90 seconds). RV(host.virt_types.probe) says what
+    that stage waits up to twice O(probe_timeout) (20 to 90 seconds). RV(host.virt_types.probe) says what
     was checked for each type.
   - The probe creates a temporary storage pool and volumes for the boot sector and the kernel and transient
     domains, all named C(virtops-probe-*), and removes them before it returns, whether the probe worked or not.

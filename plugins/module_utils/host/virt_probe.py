@@ -144,7 +144,7 @@ def host_kernel():
 def kernel_timeout(timeout):
     """How long the kernel stage waits: a kernel under emulation needs some seconds where the boot sector needs
     none."""
-    return min(max(3 * timeout, 30), 90)
+    return min(max(2 * timeout, 20), 90)
 
 
 class _Probe:
