@@ -33,7 +33,7 @@ POOL_DIR = WORK + '/pool'
 IMAGE = WORK + '/base.qcow2'
 DRIVE = WORK + '/drives/cm.iso'
 SNAP = WORK + '/snap.qcow2'
-INJECT_IMAGE = WORK + '/inject.qcow2'       # an overlay of the full lab image: disk_inject needs an OS inside
+INJECT_IMAGE = WORK + '/inject.qcow2'       # a copy of the full lab image: disk_inject needs an OS inside
 BATCH = [PREFIX + '-b1', PREFIX + '-b2']
 FULL, ONESHOT, CHECK_ONLY, READ_ONLY = 'full', 'oneshot', 'check-only', 'read-only'
 MODULES_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
@@ -128,8 +128,8 @@ def sweep(libvirt_conn, tiny_image, full_image, lab_host1):
     _clean(libvirt_conn)
     os.makedirs(os.path.dirname(DRIVE))
     subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', IMAGE, '16M'], check=True)
-    subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', full_image.disk, INJECT_IMAGE],
-                   check=True)
+    # a copy, not an overlay: disk_inject believes a backing file only inside the host's storage pools
+    subprocess.run(['qemu-img', 'convert', '-q', '-f', 'qcow2', '-O', 'qcow2', full_image.disk, INJECT_IMAGE], check=True)
     host = run_module('host_info', probe=False)
     assert not host.failed, host.msg
     other = 'disabled' if host['host']['service_state'] != 'disabled' else 'enabled'
