@@ -329,7 +329,7 @@ def test_a_config_drive_is_never_written_over_another_file(computes, recorded):
     with open(base, 'rb') as handle:
         before = handle.read()
     refused = run_module('config_drive', dest=base, uuid='00000000-0000-4000-8000-00000000d15c', name='x', hostname='x')
-    assert refused.failed and 'is not a config drive this module made' in refused.msg, refused.msg
+    assert refused.failed and 'is not a config drive virtops.compute wrote' in refused.msg, refused.msg
     assert_one_sentence(refused.msg, base)
     with open(base, 'rb') as handle:
         assert handle.read() == before, 'the base image was changed'
