@@ -58,7 +58,9 @@ def _fenced_inventory(lab, path):
 def _play(lab, inventory_path, key_file, **extra):
     extra = dict(dict(state_dir=STATE, host_state_dir=layout.inside(STATE), evacuate_record_key_file=key_file),
                  **extra)
-    result = lab.playbook(PLAYBOOK, extra_vars=extra, inventory_path=inventory_path, timeout=900)
+    # the evacuation opens its own SSH connections, as an operator's run would: none left by the record run
+    result = lab.playbook(PLAYBOOK, extra_vars=extra, inventory_path=inventory_path, timeout=900,
+                          fresh_ssh=extra.get('action', 'evacuate') == 'evacuate')
     if result.rc != 0:
         raise RuntimeError('evacuate.yml action %s failed (rc %d): %s'
                            % (extra.get('action', 'evacuate'), result.rc, _tail(result)))

@@ -109,9 +109,14 @@ class FleetLab:
             except libvirt.libvirtError:
                 pass
 
-    def playbook(self, playbook, extra_vars=None, inventory_path=None, timeout=1200):
+    def playbook(self, playbook, extra_vars=None, inventory_path=None, timeout=1200, fresh_ssh=False):
+        """ansible-playbook over SSH against the fleet; `fresh_ssh`: with SSH control sockets of its own, so that no
+        master connection left by an earlier play (to a host since killed) is reused."""
+        env = None
+        if fresh_ssh:
+            env = dict(ANSIBLE_SSH_CONTROL_PATH_DIR=tempfile.mkdtemp(prefix='cp-', dir=self.tmp.name))
         return run_playbook(playbook, extra_vars=extra_vars, args=('-i', inventory_path or self.inventory),
-                            timeout=timeout)
+                            timeout=timeout, env=env)
 
     # ------------------------------------------------------------ guests
 
