@@ -175,7 +175,7 @@ def _migration(lab, repeats, log):
     finally:
         lab.remove([MIGRANT])
     return [dict(workload=MIGRATION_LABEL, ours=statistics.median(r[0] for r in runs), theirs=None,
-                 floor=statistics.median(r[1] for r in runs), unit='s')]
+                 floor=statistics.median(r[1] for r in runs), unit='s', vs_floor=True)]
 
 
 def _drain(lab, repeats, log):
@@ -199,14 +199,14 @@ def _drain(lab, repeats, log):
             rows.append(_failed(_drain_label(concurrency), figures[concurrency][-1]['error']))
             continue
         rows.append(dict(workload=_drain_label(concurrency), ours=statistics.median(r['ours'] for r in done),
-                         theirs=None, floor=statistics.median(r['floor'] for r in done), unit='s'))
+                         theirs=None, floor=statistics.median(r['floor'] for r in done), unit='s', vs_floor=True))
     return rows
 
 
 def _failed(label, err):
     """A measurement that failed is a result too (the log has the playbook's output)."""
     return dict(workload='%s: failed, %s' % (label, str(err)[:200]), ours=float('nan'), theirs=None, floor=None,
-                unit='s')
+                unit='s', vs_floor=True)
 
 
 def _wanted(part):

@@ -136,6 +136,6 @@ def run(lab, names, repeats, log):
                ', '.join('%s -> %s' % item for item in sorted(placement.items()))))
     if not runs:
         return [dict(workload='%s: failed, %s' % (_label(len(names)), str(error)[:200]), ours=float('nan'),
-                     theirs=None, floor=None, unit='s')]
+                     theirs=None, floor=None, unit='s', vs_floor=True)]
     return [dict(workload=_label(len(names)), ours=statistics.median(r[0] for r in runs), theirs=None,
-                 floor=statistics.median(r[1] for r in runs), unit='s')]
+                 floor=statistics.median(r[1] for r in runs), unit='s', vs_floor=True)]
