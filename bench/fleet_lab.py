@@ -57,7 +57,9 @@ class FleetLab:
             log('fleet: up in %.0f s' % (time.monotonic() - started))
         self.hosts = layout.all_hosts()
         self._setup_hosts()
-        files = readable_boot_files(tiny, os.path.join(layout.SHARED_DIR, 'boot'))
+        # in the shared pool, like the guests' console logs: an evacuation defines a guest again only from files
+        # in its peer's storage pools
+        files = readable_boot_files(tiny, POOL_DIR, prefix=PREFIX + 'boot-')
         self.boot_options = dict(kernel=layout.inside(files['kernel']), initrd=layout.inside(files['initrd']),
                                  cmdline=tiny.cmdline)
         self.wrapper = self._ssh_wrapper()
