@@ -1,8 +1,9 @@
 """The benchmark's tables, printed by `make bench` and written into docs/performance.md's "Latest run" section.
 
-Two tables: the workloads measured against community.libvirt and the floor, and module start-up measured against
-a playbook of one ping task (rows that carry a ``reference``). A full run rewrites the section; a run of some
-groups only (BENCH_ONLY) replaces the rows it measured, by workload, and keeps the others.
+Three tables: the workloads measured against community.libvirt and the floor, module start-up measured against
+a playbook of one ping task (rows that carry a ``reference``), and the fleet's rows measured against their floor
+alone, with that ratio (rows that carry ``vs_floor``). A full run rewrites the section; a run of some groups only
+(BENCH_ONLY) replaces the rows it measured, by workload, and keeps the others.
 """
 import os
 import re
@@ -14,6 +15,9 @@ MAIN_HEAD = '| workload | ours | community.libvirt | ratio (ours/theirs) | floor
 STARTUP_TITLE = ('Module start-up, against a playbook of one `ansible.builtin.ping` task (`bench/startup.py`; the ratio is '
                  'the median of run-by-run pairs):')
 STARTUP_HEAD = '| workload | ours | one ping task | ratio (ours/ping) |\n|---|---:|---:|---:|'
+FLOOR_TITLE = ('On the fleet lab, over SSH, against the floor: the same libvirt calls from one Python process '
+               '(`bench/fleet.py`; community.libvirt has no migration, drain or evacuation):')
+FLOOR_HEAD = '| workload | ours | floor | ratio (ours/floor) |\n|---|---:|---:|---:|'
 
 
 def _fmt(row, value):
@@ -21,8 +25,13 @@ def _fmt(row, value):
 
 
 def row_line(row):
-    """One table line for ``row`` (a start-up row when it has a ``reference``)."""
+    """One table line for ``row`` (a start-up row when it has a ``reference``, a fleet row with ``vs_floor``)."""
     ours = _fmt(row, row['ours'])
+    if row.get('vs_floor'):
+        if row.get('floor'):
+            ratio = row['ours'] / row['floor']
+            return '| %s | %s | %s | %.2f |' % (row['workload'], ours, _fmt(row, row['floor']), ratio)
+        return '| %s | %s | n/a | n/a |' % (row['workload'], ours)
     if row.get('reference'):
         ratio = row.get('ratio') or row['ours'] / row['reference']     # bench/startup.py gives the median of pairs
         return '| %s | %s | %s | %.2f |' % (row['workload'], ours, _fmt(row, row['reference']), ratio)
@@ -32,18 +41,23 @@ def row_line(row):
     return '| %s | %s | %s | %s | %s |' % (row['workload'], ours, theirs, ratio, floor)
 
 
-def _render(main_lines, startup_lines):
+def _kind(row):
+    return 'startup' if row.get('reference') else 'floor' if row.get('vs_floor') else 'main'
+
+
+def _render(main_lines, startup_lines, floor_lines=()):
     parts = []
     if main_lines:
         parts.append(MAIN_HEAD + '\n' + '\n'.join(main_lines))
     if startup_lines:
         parts.append(STARTUP_TITLE + '\n\n' + STARTUP_HEAD + '\n' + '\n'.join(startup_lines))
+    if floor_lines:
+        parts.append(FLOOR_TITLE + '\n\n' + FLOOR_HEAD + '\n' + '\n'.join(floor_lines))
     return '\n\n'.join(parts) + '\n'
 
 
 def tables(rows):
-    return _render([row_line(row) for row in rows if not row.get('reference')],
-                   [row_line(row) for row in rows if row.get('reference')])
+    return _render(*[[row_line(row) for row in rows if _kind(row) == kind] for kind in ('main', 'startup', 'floor')])
 
 
 def run_line(about):
@@ -57,14 +71,14 @@ def _partial_line(about, groups):
 
 
 def _existing_rows(section):
-    """(main, startup): ordered {workload: line} of the tables in the current section."""
-    main, startup, current = {}, {}, None
+    """(main, startup, floor): ordered {workload: line} of the tables in the current section."""
+    main, startup, floor, current = {}, {}, {}, None
     for line in section.splitlines():
         if line.startswith('| workload |'):
-            current = startup if 'one ping task' in line else main
+            current = startup if 'one ping task' in line else floor if 'ours/floor' in line else main
         elif line.startswith('| ') and current is not None:
             current[line.split('|')[1].strip()] = line
-    return main, startup
+    return main, startup, floor
 
 
 def update_performance_doc(about, rows, partial=None, path=DOC):
@@ -75,15 +89,17 @@ def update_performance_doc(about, rows, partial=None, path=DOC):
     if start < 0 or end < start:
         raise RuntimeError('%s has no latest-run markers (%s ... %s)' % (path, BEGIN, END))
     heading = run_line(about)
-    main, startup = {}, {}
+    main, startup, floor = {}, {}, {}
     if partial:
         old = text[start:end]
-        main, startup = _existing_rows(old)
+        main, startup, floor = _existing_rows(old)
         previous = [line for line in old.splitlines() if line.startswith('Run ')]
         heading = (previous[0] if previous else heading) + '\n\n' + _partial_line(about, partial)
+    tables_by_kind = dict(main=main, startup=startup, floor=floor)
     for row in rows:
-        (startup if row.get('reference') else main)[row['workload']] = row_line(row)
-    section = '\n\n' + heading + '\n\n' + _render(list(main.values()), list(startup.values())) + '\n'
+        tables_by_kind[_kind(row)][row['workload']] = row_line(row)
+    section = '\n\n' + heading + '\n\n' + _render(list(main.values()), list(startup.values()),
+                                                  list(floor.values())) + '\n'
     text = text[:start + len(BEGIN)] + section + text[end:]
     with open(path, 'w') as handle:
         handle.write(re.sub(r'\n{3,}', '\n\n', text))

@@ -2,9 +2,11 @@
 
 Environment: BENCH_SIZES (default 10,50,100) and BENCH_REPEATS (default 3; the median of
 that many runs for sizes up to 10, larger sizes run once: they take minutes each);
-BENCH_MIGRATION=0 leaves out the live migration rows, BENCH_DRAIN=0 the host drain rows;
-BENCH_ONLY=startup,storage (a comma list of converge, startup, storage, config_drive, migration, drain) runs only
-those groups.
+BENCH_MIGRATION=0 leaves out the live migration rows, BENCH_DRAIN=0 the host drain rows, BENCH_FLEET=0 the fleet
+rows (bench/fleet.py: drain, live migration and evacuation on the fleet lab over SSH; BENCH_FLEET_PARTS=drain,
+migration,evacuation picks some of them; the fleet is brought up if it is down and left running);
+BENCH_ONLY=startup,storage (a comma list of converge, startup, storage, config_drive, migration, drain, fleet) runs
+only those groups.
 Results: bench/results/latest.json and latest.md (git ignores the folder), and the "Latest run" section of
 docs/performance.md (bench/report.py): a full run rewrites it, a BENCH_ONLY run replaces the rows it measured.
 The benchmark holds the lab's session lock while it runs, so it waits for a test session using the lab, and a
@@ -22,7 +24,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.dirname(HERE)
 sys.path[:0] = [REPO_ROOT, os.path.join(REPO_ROOT, 'tests'), os.path.join(REPO_ROOT, '.build', 'collections')]
 
-from bench import comparison, config_drive, drain, migration, report, startup, storage, workloads  # noqa: E402
+from bench import comparison, config_drive, drain, fleet, migration, report, startup, storage, workloads  # noqa: E402
 from lab import daemons  # noqa: E402
 from lab.proc import SessionLock  # noqa: E402
 
@@ -163,6 +165,9 @@ def run_all():
     if _wanted('drain'):
         log('drain: 8 tiny guests off lab host 4 with host_maintenance.yml, concurrency 1 and 4 ...')
         rows += drain.run(tiny, repeats, log)
+    if _wanted('fleet'):
+        log('fleet: drain, live migration and evacuation on the fleet lab (cn1..cn3 over SSH) ...')
+        rows += fleet.run(tiny, repeats, log)
     about = machine()
     about['repeats'] = repeats
     os.makedirs(RESULTS, exist_ok=True)

@@ -41,3 +41,23 @@ def test_a_partial_run_replaces_only_its_rows(tmp_path):
     assert '| one no-op module run over one ping task: guest | 0.96 s | 0.80 s | 1.20 |' in text
     assert '1.50 |' not in text
     assert text.count('Run 2026-12-06 12:00 UTC') == 1 and text.count('Measured again 2026-12-07 08:00 UTC') == 1
+
+
+FLEET = dict(workload='fleet: drain a host of 8 tiny guests over SSH, serial (concurrency 1)', ours=30.0, theirs=None,
+             floor=12.0, unit='s', vs_floor=True)
+
+
+def test_fleet_rows_have_a_table_of_their_own_with_the_ratio_to_the_floor(tmp_path):
+    path = _doc(tmp_path)
+    report.update_performance_doc(ABOUT, [CONVERGE, STARTUP], path=path)
+    later = dict(ABOUT, date='2026-12-07 08:00 UTC')
+    for _run in range(2):
+        report.update_performance_doc(later, [FLEET], partial='fleet', path=path)
+    report.update_performance_doc(later, [dict(FLEET, ours=24.0)], partial='fleet', path=path)
+    text = open(path).read()
+    assert text.count(report.FLOOR_HEAD) == 1 and text.count('| fleet: drain') == 1
+    assert '| fleet: drain a host of 8 tiny guests over SSH, serial (concurrency 1) | 24.0 s | 12.0 s | 2.00 |' in text
+    # the other tables are kept as they were
+    assert '| converge 10 guests from nothing, batch | 5.0 s | 20.0 s | 0.25 | 6.0 s |' in text
+    assert '| one no-op module run over one ping task: guest | 1.20 s | 0.80 s | 1.50 |' in text
+    assert report.tables([dict(FLEET, floor=None)]).endswith('| 30.0 s | n/a | n/a |\n')
