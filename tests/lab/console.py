@@ -92,7 +92,7 @@ def serial_run(port, command, timeout=120, host='127.0.0.1'):
                 continue
 
 
-def _vnc_des(password, challenge):
+def vnc_auth_response(password, challenge):
     """The VNC authentication response: the challenge encrypted with DES, keyed by the password's first 8 bytes
     with each byte's bits reversed (RFB 6.2.2)."""
     try:
@@ -130,7 +130,7 @@ def vnc_security(port, password=None, host='127.0.0.1'):
             return types, None
         sock.sendall(bytes([2]))
         challenge = _recv_exactly(sock, 16)
-        sock.sendall(_vnc_des(password, challenge))
+        sock.sendall(vnc_auth_response(password, challenge))
         status = int.from_bytes(_recv_exactly(sock, 4), 'big')
         return types, status == 0
 

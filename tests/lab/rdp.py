@@ -13,6 +13,7 @@ import subprocess
 import tempfile
 import time
 
+from lab.console import vnc_auth_response
 from lab.consoles import rgb_gray
 
 XRDP_LOG_GREY = (192, 192, 192)
@@ -133,18 +134,6 @@ def tls_certificate(host, port):
             return tls.getpeercert(binary_form=True)
 
 
-def _vnc_des(challenge, password):
-    from cryptography.hazmat.primitives.ciphers import Cipher, modes
-    try:
-        from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
-    except ImportError:
-        from cryptography.hazmat.primitives.ciphers.algorithms import TripleDES
-    # VNC's key: the password's first 8 bytes, each with its bits in reverse order
-    key = bytes(int('{:08b}'.format(b)[::-1], 2) for b in password.encode()[:8].ljust(8, b'\0'))
-    encryptor = Cipher(TripleDES(key * 3), modes.ECB()).encryptor()
-    return encryptor.update(challenge) + encryptor.finalize()
-
-
 def _recv(sock, count):
     data = b''
     while len(data) < count:
@@ -164,7 +153,7 @@ def rfb_login(port, password, host='127.0.0.1'):
             assert _recv(sock, 12).startswith(b'RFB ')
             sock.sendall(b'RFB 003.003\n')
             assert struct.unpack('>I', _recv(sock, 4))[0] == 2, 'not VNC authentication'
-            sock.sendall(_vnc_des(_recv(sock, 16), password))
+            sock.sendall(vnc_auth_response(password, _recv(sock, 16)))
             if struct.unpack('>I', _recv(sock, 4))[0] != 0:
                 return None
             sock.sendall(b'\x01')
