@@ -90,22 +90,23 @@ def _placement(conns, computes):
     return dict((name, host.uri) for name, host in found.items())
 
 
-def _direct(source_uri, placement, concurrency):
-    """Seconds the migrations take made directly, batch by batch: the sum of each batch's slowest call."""
+def direct_migrations(source_uri, destinations, names, concurrency, options):
+    """The floor of a drain: seconds the migrations of ``names`` to ``destinations`` ({name: peer URI}) take made
+    directly from one process, batch by batch, with the plan ``options`` give: the sum of each batch's slowest call."""
     total = 0.0
-    for first in range(0, COUNT, concurrency):
-        batch = NAMES[first:first + concurrency]
+    for first in range(0, len(names), concurrency):
+        batch = names[first:first + concurrency]
         conns = [libvirt.open(source_uri) for _name in batch]
         jobs = []
         for conn, name in zip(conns, batch):
             dom = conn.lookupByName(name)
-            plan = migration.build_plan(Domain.from_xml(dom.XMLDesc(0)), ROLE_OPTIONS, "guest '%s'" % name)
+            plan = migration.build_plan(Domain.from_xml(dom.XMLDesc(0)), options, "guest '%s'" % name)
             jobs.append(dict(name=name, dom=dom, plan=plan, seconds=None, error=None))
 
         def migrate(job):
             started = time.monotonic()
             try:
-                job['dom'].migrateToURI3(placement[job['name']], job['plan']['params'], job['plan']['flags'])
+                job['dom'].migrateToURI3(destinations[job['name']], job['plan']['params'], job['plan']['flags'])
             except libvirt.libvirtError as err:
                 job['error'] = str(err)
             job['seconds'] = time.monotonic() - started
@@ -138,7 +139,7 @@ def _one(computes, conns, inventory, tiny, concurrency):
         raise
     _play(inventory, 'exit')
     _fresh_guests(conns, tiny)
-    floor = _direct(computes[0].uri, placement, concurrency)
+    floor = direct_migrations(computes[0].uri, placement, NAMES, concurrency, ROLE_OPTIONS)
     _placement(conns, computes)
     _remove_everywhere(conns)
     return ours, floor

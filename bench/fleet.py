@@ -20,7 +20,6 @@ Run alone: ``.venv/bin/python bench/fleet.py`` (BENCH_REPEATS, default 3).
 import os
 import statistics
 import sys
-import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -29,12 +28,11 @@ for _path in (os.path.join(REPO_ROOT, '.build', 'collections'), os.path.join(REP
     if _path not in sys.path:
         sys.path.insert(0, _path)
 
-import libvirt  # noqa: E402
 
 from ansible_collections.virtops.compute.plugins.module_utils.migration import plan as migration  # noqa: E402
 from ansible_collections.virtops.compute.plugins.module_utils.model.domain import Domain  # noqa: E402
 from bench import fleet_evacuate  # noqa: E402
-from bench.drain import _lock  # noqa: E402
+from bench.drain import _lock, direct_migrations  # noqa: E402
 from bench.fleet_lab import PREFIX, FleetLab, _tail  # noqa: E402
 from lab.fleet import layout  # noqa: E402
 
@@ -82,40 +80,6 @@ def _plan(dom, options):
     return migration.build_plan(Domain.from_xml(dom.XMLDesc(0)), options, "guest '%s'" % dom.name())
 
 
-def _direct(lab, source, placement, names, concurrency):
-    """Seconds the migrations take made directly, batch by batch: the sum of each batch's slowest call."""
-    total = 0.0
-    for first in range(0, len(names), concurrency):
-        batch = names[first:first + concurrency]
-        conns = [libvirt.open(lab.uri(source)) for _name in batch]
-        jobs = []
-        for conn, name in zip(conns, batch):
-            dom = conn.lookupByName(name)
-            jobs.append(dict(name=name, dom=dom, plan=_plan(dom, ROLE_OPTIONS), seconds=None, error=None))
-
-        def migrate(job):
-            started = time.monotonic()
-            try:
-                job['dom'].migrateToURI3(layout.host(placement[job['name']]).peer_uri, job['plan']['params'],
-                                         job['plan']['flags'])
-            except libvirt.libvirtError as err:
-                job['error'] = str(err)
-            job['seconds'] = time.monotonic() - started
-
-        threads = [threading.Thread(target=migrate, args=(job,)) for job in jobs]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        for conn in conns:
-            conn.close()
-        failed = ['%s (%s)' % (job['name'], job['error']) for job in jobs if job['error']]
-        if failed:
-            raise RuntimeError('direct migration of %s failed' % ', '.join(failed))
-        total += max(job['seconds'] for job in jobs)
-    return total
-
-
 def _drain_one(lab, concurrency):
     """(role's enter wall time, floor) for one drain of cn1 at `concurrency`; cn1 is enabled again afterwards."""
     lab.boot(SOURCE, NAMES)
@@ -130,7 +94,8 @@ def _drain_one(lab, concurrency):
         raise
     _maintenance(lab, 'exit')
     lab.boot(SOURCE, NAMES)
-    floor = _direct(lab, SOURCE, placement, NAMES, concurrency)
+    destinations = {name: layout.host(host).peer_uri for name, host in placement.items()}
+    floor = direct_migrations(lab.uri(SOURCE), destinations, NAMES, concurrency, ROLE_OPTIONS)
     lab.placement(NAMES, SOURCE)
     lab.remove(NAMES)
     return ours, floor
