@@ -19,6 +19,9 @@ description:
     system, and counts only when the kernel prints its start-up's end (its C(Kernel panic - not syncing) line);
     that stage waits up to twice O(probe_timeout) (20 to 90 seconds). RV(host.virt_types.probe) says what
     was checked for each type.
+  - The probe is there to find the fastest type that works. Once emulation (C(qemu)) got through a stage, an
+    accelerator such as C(kvm) that has not got through it in twice that time (and at least 8 seconds) is reported
+    as not usable then, instead of being waited on until the stage's time-out.
   - The probe creates a temporary storage pool and volumes for the boot sector and the kernel and transient
     domains, all named C(virtops-probe-*), and removes them before it returns, whether the probe worked or not.
 author:

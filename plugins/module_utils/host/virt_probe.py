@@ -52,6 +52,13 @@ KERNEL_MARKERS = (b'Kernel panic - not syncing', b'Run /init')
 KERNEL_CMDLINE = 'console=ttyS0'
 KERNEL_GLOBS = ('/boot/vmlinuz-*', '/vmlinuz')
 
+# The probe is there to choose the fastest type that runs guests. An accelerator that has not done what emulation
+# ('qemu', TCG) did in twice emulation's time, and at least ACCELERATOR_GRACE seconds (starting QEMU costs both the
+# same), would not be chosen over it whatever it did later: it is given up on then, not at the stage's time-out. A
+# working KVM is done long before emulation; a broken one is otherwise waited on for the whole time-out.
+EMULATION = 'qemu'
+ACCELERATOR_GRACE = 8
+
 PROBE_ARCHES = ('x86_64', 'i686')
 PROBE_PREFIX = 'virtops-probe-'
 PROBE_DIR_PARENT = '/var/lib/libvirt'
@@ -207,6 +214,21 @@ def _poll(probe):
         probe.finish(True)
 
 
+def _outpaced(probes, now):
+    """Give up on each type still running once emulation was done with the same guest twice as fast."""
+    emulation = [probe for probe in probes if probe.virt_type == EMULATION and probe.result and probe.result['usable']]
+    if not emulation:
+        return
+    took = emulation[0].result['seconds']
+    limit = max(ACCELERATOR_GRACE, 2 * took)
+    for probe in probes:
+        if probe.result is None and now - probe.started > limit:
+            what = 'a Linux kernel' if probe.markers != (LONG_MODE_MARKER,) else 'the probe guest'
+            probe.finish(False, '%s had not got through under %s after %d seconds, while emulation (%s) took %.1f '
+                                'seconds: an accelerator slower than emulation is not used'
+                         % (what, probe.virt_type, limit, EMULATION, took))
+
+
 def _stop(probe, timeout):
     if probe.result is None and probe.markers != (LONG_MODE_MARKER,):
         probe.finish(False, 'the probe guest ran, but a Linux kernel booted under it printed nothing that shows it '
@@ -287,6 +309,7 @@ def _run(conn, probes, xml_of, token, timeout, log, saying):
             for probe in probes:
                 if probe.result is None:
                     _poll(probe)
+            _outpaced(probes, time.time())
             time.sleep(0.1)
     finally:
         for probe in probes:

@@ -169,3 +169,20 @@ def test_working_kvm_boots_the_kernel_too(kernel, monkeypatch):
 def test_without_a_kernel_the_boot_sector_decides():
     found = _probe({'qemu': BOOTS, 'kvm': BOOTS})
     assert found['kvm'] == dict(found['kvm'], usable=True, checked='boot sector')
+
+
+def test_an_accelerator_slower_than_emulation_is_given_up_on_before_the_time_out(kernel, monkeypatch):
+    """KVM still silent when emulation has long been done (this lab machine's KVM): not usable, and the probe does not
+    wait out its time-out for it (here 300 s, which the unit tests' time limit would stop first)."""
+    monkeypatch.setattr(virt_probe, 'ACCELERATOR_GRACE', 0.3)
+    found = _probe({'qemu': {'boot': BOOTS, 'kernel': KERNEL_PANICS}, 'kvm': {'boot': BOOTS, 'kernel': SILENT}},
+                   timeout=300, kernel=kernel)
+    assert found['qemu']['usable'] is True
+    assert found['kvm']['usable'] is False and 'slower than emulation' in found['kvm']['reason'], found['kvm']
+    assert found['kvm']['seconds'] < 30, found['kvm']
+
+
+def test_without_emulation_to_compare_with_the_time_out_decides(monkeypatch):
+    monkeypatch.setattr(virt_probe, 'ACCELERATOR_GRACE', 0)
+    found = _probe({'kvm': SILENT})
+    assert found['kvm']['usable'] is False and 'printed nothing' in found['kvm']['reason']
