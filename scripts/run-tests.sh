@@ -6,6 +6,9 @@
 #           those roles' molecule scenarios)
 #   lane C  the fleet tests (tests/e2e/fleet: Debian hosts under systemd in systemd-nspawn, reached over SSH), which
 #           use nothing of lanes A and B; it runs after lane B, in its place beside lane A
+# With VIRTOPS_STATIC_CHECKS=1 (`make test`) the static checks (ansible-lint, ansible-test sanity, galaxy-importer,
+# antsibull-docs and the docs build), which need no lab, run after lane C, while lane A still runs; their output is
+# kept in .build/static.log and the run fails when they fail.
 # Most of a lane's time is spent waiting on guests, so the lanes on two cores finish much sooner than one.
 # The output of lanes B and C is kept in .build/lane-b.log and .build/lane-c.log and printed when all are done,
 # then each lane's tests (per file), the reliability tally, and the verdict. A lane fails on any failed or skipped
@@ -50,6 +53,7 @@ say "starting the main libvirtd and building the lab images both lanes use"
 mkdir -p .build
 lane_b_log="$repo/.build/lane-b.log"
 lane_c_log="$repo/.build/lane-c.log"
+static_log="$repo/.build/static.log"
 lane_rcs="$repo/.build/lane-bc.rc"
 rm -f "$lane_rcs"
 declare -A tally report current
@@ -80,6 +84,11 @@ say "lanes B (lab hosts 2-7, 9-12) then C (the fleet) run alongside; their outpu
     env "${lane_vars[@]}" "${lane_limit[@]}" "$venv/pytest" -m fleet tests/e2e/fleet -p no:cacheprovider \
         >"$lane_c_log" 2>&1
     echo "C $?" >>"$lane_rcs"
+    if [ "${VIRTOPS_STATIC_CHECKS:-}" = 1 ]; then
+        VIRTOPS_SETUP_DONE=1 "${lane_limit[@]}" make -k --no-print-directory -C "$repo" lint sanity importer docs \
+            >"$static_log" 2>&1
+        echo "S $?" >>"$lane_rcs"
+    fi
 ) &
 lanes_bc=$!
 trap 'kill -TERM "$lanes_bc" 2>/dev/null' INT TERM
@@ -100,6 +109,12 @@ say "lane B output:"
 cat "$lane_b_log"
 say "lane C output:"
 cat "$lane_c_log" 2>/dev/null
+static_rc=0
+if [ "${VIRTOPS_STATIC_CHECKS:-}" = 1 ]; then
+    static_rc=$(lane_rc S)
+    say "static checks output:"
+    cat "$static_log" 2>/dev/null
+fi
 
 # verdict LANE RC: how the lane ended, in words
 verdict() {
@@ -117,5 +132,13 @@ say "$("$venv/python" -m lab.tally "${tally[A]}" "${tally[B]}" "${tally[C]}")"
 "$venv/python" -m lab.lanes summary "$(( $(date +%s) - started ))" \
     "A=${report[A]},${tally[A]}" "B=${report[B]},${tally[B]}" "C=${report[C]},${tally[C]}" |
     while read -r line; do say "$line"; done
-say "lane A: $(verdict A "$lane_a_rc"); lane B: $(verdict B "$lane_b_rc"); lane C: $(verdict C "$lane_c_rc")"
-[ "$lane_a_rc" = 0 ] && [ "$lane_b_rc" = 0 ] && [ "$lane_c_rc" = 0 ]
+static_verdict=
+if [ "${VIRTOPS_STATIC_CHECKS:-}" = 1 ]; then
+    case $static_rc in
+        0) static_verdict='; static checks: passed' ;;
+        'not run') static_verdict='; static checks: NOT RUN' ;;
+        *) static_verdict="; static checks: FAILED (make exit $static_rc, see above or $static_log)" ;;
+    esac
+fi
+say "lane A: $(verdict A "$lane_a_rc"); lane B: $(verdict B "$lane_b_rc"); lane C: $(verdict C "$lane_c_rc")$static_verdict"
+[ "$lane_a_rc" = 0 ] && [ "$lane_b_rc" = 0 ] && [ "$lane_c_rc" = 0 ] && [ "$static_rc" = 0 ]
