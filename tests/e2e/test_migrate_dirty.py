@@ -16,9 +16,10 @@ import threading
 import time
 
 import libvirt
+import libvirt_qemu
 import pytest
 
-from lab import hosts
+from lab import guests, hosts
 from lab.checks import assert_one_sentence
 from lab.runner import run_module
 from test_migrate import MIGRATION_URI, agent_sh, assert_runs_once, find, uptime
@@ -121,10 +122,74 @@ def _join(thread, holder, timeout=TIMEOUT + 120):
     return holder['result']
 
 
+def _serial_tail(lines=60):
+    """The end of the guest's serial console (its kernel's messages): what a failure needs to say why."""
+    try:
+        with open(guests.serial_log_path(NAME, fresh=False), 'rb') as handle:
+            return b'\n'.join(handle.read().splitlines()[-lines:]).decode(errors='replace')
+    except OSError as err:
+        return '(no serial log: %s)' % err
+
+
+def _qemu_view(conn):
+    """What QEMU says of the guest's vCPU and interrupt controllers (HMP): evidence when its agent stops answering."""
+    out = []
+    for command in ('info status', 'info registers', 'info pic', 'info irq'):
+        try:
+            text = libvirt_qemu.qemuMonitorCommand(conn.lookupByName(NAME), command,
+                                                   libvirt_qemu.VIR_DOMAIN_QEMU_MONITOR_COMMAND_HMP)
+        except libvirt.libvirtError as err:
+            text = str(err)
+        out.append('(qemu) %s\n%s' % (command, '\n'.join(text.splitlines()[:30])))
+    return '\n'.join(out)
+
+
+def _console_answer(conn, timeout=20):
+    """What the guest's serial shell prints for a computed marker and its uptime (read through libvirt's console
+    stream, no agent): evidence of whether the guest's userspace runs when its agent does not answer."""
+    dom = conn.lookupByName(NAME)
+    stream = conn.newStream(libvirt.VIR_STREAM_NONBLOCK)
+    out = b''
+    try:
+        dom.openConsole(None, stream, libvirt.VIR_DOMAIN_CONSOLE_FORCE)
+        stream.send(b'\necho console-$((6*7)); cat /proc/uptime\n')
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and b'console-42' not in out:
+            dom.isActive()          # lets libvirt's client read what arrived for the stream (no event loop here)
+            chunk = stream.recv(4096)
+            if isinstance(chunk, bytes) and chunk:
+                out += chunk
+            else:
+                time.sleep(0.2)
+        time.sleep(1)
+        dom.isActive()
+        chunk = stream.recv(4096)
+        out += chunk if isinstance(chunk, bytes) else b''
+    except libvirt.libvirtError as err:
+        return 'console: %s (read so far: %r)' % (err, out[-300:])
+    finally:
+        try:
+            stream.abort()
+        except libvirt.libvirtError:
+            pass
+    return 'console: %r' % out[-300:]
+
+
+def _carried_on(conn, up_before, agent_timeout=90):
+    """The guest's uptime, read inside it on ``conn``, went on from ``up_before`` (no restart on the way)."""
+    try:
+        after = uptime(conn, NAME, agent_timeout=agent_timeout)
+    except AssertionError as err:
+        raise AssertionError('%s; the end of its serial console:\n%s\nits serial shell now: %s\nand QEMU:\n%s'
+                             % (err, _serial_tail(), _console_answer(conn), _qemu_view(conn))) from None
+    assert after > up_before, 'the guest restarted: uptime %.2f s after, %.2f s before; its serial console:\n%s' % (
+        after, up_before, _serial_tail())
+
+
 def _stayed_on_source(src, dst, dom_id, up_before):
     dom = assert_runs_once(src, dst, NAME)
     assert dom.ID() == dom_id, 'the guest was restarted on the source'
-    assert uptime(src, NAME) > up_before
+    _carried_on(src, up_before)
 
 
 def test_pre_copy_times_out_and_stays(dirty_guest, watch):
@@ -152,7 +217,7 @@ def test_auto_converge_finishes(dirty_guest, watch):
     assert stats['mode_used'] == 'auto-converge' and stats['auto_converge_throttle_percent'], stats
     assert_runs_once(dst, src, NAME)
     # the memory loop keeps running on the destination; on a loaded host its agent can take a while to come back
-    assert uptime(dst, NAME, agent_timeout=240) > up_before
+    _carried_on(dst, up_before, agent_timeout=240)
 
 
 def test_post_copy_finishes(dirty_guest, watch):
@@ -168,7 +233,7 @@ def test_post_copy_finishes(dirty_guest, watch):
     assert any('post-copy' in action for action in result['actions'])
     assert watch.samples, 'the test saw no migration job on the source'
     assert_runs_once(dst, src, NAME)
-    assert uptime(dst, NAME) > up_before
+    _carried_on(dst, up_before)
 
 
 def test_force_complete_from_another_task(dirty_guest, watch):
@@ -182,7 +247,7 @@ def test_force_complete_from_another_task(dirty_guest, watch):
     assert not result.failed, result.msg
     assert result['migration']['mode_used'] == 'paused'
     assert_runs_once(dst, src, NAME)
-    assert uptime(dst, NAME) > up_before
+    _carried_on(dst, up_before)
 
 
 def test_abort_from_another_task(dirty_guest, watch):
