@@ -94,7 +94,10 @@ def update_performance_doc(about, rows, partial=None, path=DOC):
         old = text[start:end]
         main, startup, floor = _existing_rows(old)
         previous = [line for line in old.splitlines() if line.startswith('Run ')]
-        heading = (previous[0] if previous else heading) + '\n\n' + _partial_line(about, partial)
+        # each group's own "Measured again" line: another group's stays, this group's earlier one is replaced
+        mine = '(BENCH_ONLY=%s,' % partial
+        others = [line for line in old.splitlines() if line.startswith('Measured again ') and mine not in line]
+        heading = '\n\n'.join([previous[0] if previous else heading] + others + [_partial_line(about, partial)])
     tables_by_kind = dict(main=main, startup=startup, floor=floor)
     for row in rows:
         tables_by_kind[_kind(row)][row['workload']] = row_line(row)

@@ -61,3 +61,15 @@ def test_fleet_rows_have_a_table_of_their_own_with_the_ratio_to_the_floor(tmp_pa
     assert '| converge 10 guests from nothing, batch | 5.0 s | 20.0 s | 0.25 | 6.0 s |' in text
     assert '| one no-op module run over one ping task: guest | 1.20 s | 0.80 s | 1.50 |' in text
     assert report.tables([dict(FLEET, floor=None)]).endswith('| 30.0 s | n/a | n/a |\n')
+
+
+def test_partial_runs_of_different_groups_each_keep_their_line(tmp_path):
+    path = _doc(tmp_path)
+    report.update_performance_doc(ABOUT, [CONVERGE, STARTUP], path=path)
+    report.update_performance_doc(dict(ABOUT, date='2026-12-07 08:00 UTC'), [STARTUP], partial='startup', path=path)
+    report.update_performance_doc(dict(ABOUT, date='2026-12-08 08:00 UTC'), [FLEET], partial='fleet', path=path)
+    report.update_performance_doc(dict(ABOUT, date='2026-12-09 08:00 UTC'), [FLEET], partial='fleet', path=path)
+    text = open(path).read()
+    assert 'Measured again 2026-12-07 08:00 UTC (BENCH_ONLY=startup,' in text
+    assert 'Measured again 2026-12-09 08:00 UTC (BENCH_ONLY=fleet,' in text
+    assert '2026-12-08' not in text and text.count('Run 2026-12-06 12:00 UTC') == 1
