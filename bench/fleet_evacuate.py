@@ -21,38 +21,23 @@ gone) and the guests are removed everywhere.
 import os
 import shutil
 import statistics
-import sys
 import time
 
 import libvirt
-import yaml
 
 from bench.fleet_lab import _tail
-from lab.fleet import control, layout
+from lab.fleet import control, fencing, layout
 from lab.runner import REPO_ROOT
 
 PLAYBOOK = os.path.join(REPO_ROOT, 'playbooks', 'evacuate.yml')
 SOURCE = 'cn1'
 WORK = os.path.join(layout.SHARED_DIR, 'fleet-bench-evac')      # the controller's side of the shared directory
 STATE = os.path.join(WORK, 'state')
-FLEET_CLI = [sys.executable, '-m', 'lab.cli', 'fleet']
 
 
 def _label(count):
     return ('fleet: evacuate a host of %d tiny guests, from its fence (power cut) until every guest answers on a peer'
             % count)
-
-
-def _fenced_inventory(lab, path):
-    """The fleet's inventory with each host's fence, as an operator sets it: the lab's power switch."""
-    with open(lab.inventory) as handle:
-        data = yaml.safe_load(handle)
-    for name, host_vars in data['all']['children']['compute']['hosts'].items():
-        host_vars.update(virtops_fence_command=FLEET_CLI + ['kill', name],
-                         virtops_fence_verify_command=FLEET_CLI + ['is-off', name])
-    with open(path, 'w') as handle:
-        yaml.safe_dump(data, handle, default_flow_style=False, sort_keys=False)
-    return path
 
 
 def _play(lab, inventory_path, key_file, **extra):
@@ -75,7 +60,7 @@ def _fence(lab):
 
 def _restore(lab, names):
     lab.power_on(SOURCE)
-    lab.drop_hooks()
+    fencing.drop_hooks(lab.hosts)
     lab.remove(names)
     shutil.rmtree(WORK, ignore_errors=True)
 
@@ -113,7 +98,7 @@ def _floor(lab, names, placement):
 
 def run(lab, names, repeats, log):
     """The evacuation row over `repeats` runs (each: ours, then the floor with the placement ours chose)."""
-    inventory_path = _fenced_inventory(lab, os.path.join(lab.tmp.name, 'fenced-inventory.yml'))
+    inventory_path = fencing.fenced_inventory(lab.inventory, os.path.join(lab.tmp.name, 'fenced-inventory.yml'))
     key_file = os.path.join(lab.tmp.name, 'evacuate-record.key')
     runs, error = [], None
     for attempt in range(repeats):

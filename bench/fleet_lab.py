@@ -20,7 +20,7 @@ import time
 import libvirt
 import libvirt_qemu
 
-from lab.fleet import control, inventory, keys, layout, machines
+from lab.fleet import control, fencing, inventory, keys, layout, machines
 from lab.guests import readable_boot_files
 from lab.runner import REPO_ROOT, run_playbook
 
@@ -30,7 +30,6 @@ MEMORY_MB = 128
 BOOT_TIMEOUT = 240
 ANSWER_TIMEOUT = 240
 POOL_DIR = layout.outside(inventory.INSTANCES_DIR)     # the pool fleet-shared, seen from the controller
-HOOK = '/etc/libvirt/hooks/qemu.d/virtops-evacuation-fence'
 
 BOOT_PLAY = """- hosts: "{{ bench_host }}"
   gather_facts: false
@@ -188,15 +187,6 @@ class FleetLab:
 
     # ------------------------------------------------------------ the fence hook and host state
 
-    def drop_hooks(self):
-        """The evacuate role's fence hook fails closed once its fences are gone: off every host it was put on."""
-        for host in self.hosts:
-            if machines.nspawn_pid(host):
-                machines.inside(host, 'rm', '-f', HOOK)
-                machines.inside(host, 'systemctl', 'reload', 'libvirtd.service', check=False)
-            elif machines.root_mounted(host) and os.path.exists(os.path.join(host.root, HOOK.lstrip('/'))):
-                os.unlink(os.path.join(host.root, HOOK.lstrip('/')))
-
     def power_on(self, name):
         """Host `name` running and answering again (after a power cut), its libvirt reachable."""
         self.drop(name)
@@ -217,7 +207,7 @@ class FleetLab:
             for host in self.hosts:
                 if not machines.nspawn_pid(host):
                     control.poweron(host.name, log=self.log)
-            self.drop_hooks()
+            fencing.drop_hooks(self.hosts)
             self.remove(names)
         finally:
             for name in list(self.conns):

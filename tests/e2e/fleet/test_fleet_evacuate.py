@@ -19,16 +19,15 @@ import os
 import random
 import re
 import shutil
-import sys
 import time
 
 import pytest
-import yaml
 
 from lab import tally
 from lab.checks import assert_one_sentence
 from lab.console import serial_run
-from lab.fleet import control, inventory, layout, machines
+from lab.fleet import control, fencing, inventory, layout, machines
+from lab.fleet.fencing import HOOK
 from lab.guests import blank_image, readable_boot_files
 from lab.proc import cmdline, wait_for
 from lab.runner import REPO_ROOT, run_playbook
@@ -40,8 +39,6 @@ WORK = os.path.join(layout.SHARED_DIR, 'fleet-evac')       # the controller's si
 STATE = os.path.join(WORK, 'state')
 POOL_DIR = layout.outside(inventory.INSTANCES_DIR)          # the pool fleet-shared, seen from the controller
 BASE = os.path.join(POOL_DIR, 'fleet-evac-base.qcow2')
-FLEET_CLI = [sys.executable, '-m', 'lab.cli', 'fleet']
-HOOK = '/etc/libvirt/hooks/qemu.d/virtops-evacuation-fence'
 STALE = 'was evacuated from this host'
 TIMES = {}
 
@@ -119,16 +116,6 @@ def _remove_guest(fleet):
             _virsh(host, 'undefine', name, '--nvram', check=False)
 
 
-def _drop_hooks(fleet):
-    """The hook fails closed once its fences are gone: no later test could start a guest on these hosts."""
-    for host in fleet.hosts:
-        if machines.nspawn_pid(host):
-            machines.inside(host, 'rm', '-f', HOOK)
-            machines.inside(host, 'systemctl', 'reload', 'libvirtd.service', check=False)
-        elif machines.root_mounted(host) and os.path.exists(os.path.join(host.root, HOOK.lstrip('/'))):
-            os.unlink(os.path.join(host.root, HOOK.lstrip('/')))     # a host left off: not when it boots
-
-
 def _clean_files():
     shutil.rmtree(WORK, ignore_errors=True)
     for name in os.listdir(POOL_DIR) if os.path.isdir(POOL_DIR) else []:
@@ -136,27 +123,16 @@ def _clean_files():
             os.unlink(os.path.join(POOL_DIR, name))
 
 
-def _fenced_inventory(fleet, path):
-    """The fleet's inventory with each host's fence, as an operator sets it: the lab's power switch."""
-    with open(fleet.inventory) as handle:
-        data = yaml.safe_load(handle)
-    for name, host_vars in data['all']['children']['compute']['hosts'].items():
-        host_vars.update(virtops_fence_command=FLEET_CLI + ['kill', name],
-                         virtops_fence_verify_command=FLEET_CLI + ['is-off', name])
-    with open(path, 'w') as handle:
-        yaml.safe_dump(data, handle, default_flow_style=False, sort_keys=False)
-    return path
-
-
 @pytest.fixture(scope='module')
 def evac(fleet_compute, fleet_ansible, tiny_image, tmp_path_factory):
     fleet = fleet_compute
     _remove_guest(fleet)
-    _drop_hooks(fleet)
+    fencing.drop_hooks(fleet.hosts)
     _clean_files()
     os.makedirs(WORK, mode=0o755)
     tmp = tmp_path_factory.mktemp('fleet-evac')
-    ev = Evacuation(fleet, str(tmp / 'evacuate-record.key'), _fenced_inventory(fleet, str(tmp / 'inventory.yml')))
+    fenced = fencing.fenced_inventory(fleet.inventory, str(tmp / 'inventory.yml'))
+    ev = Evacuation(fleet, str(tmp / 'evacuate-record.key'), fenced)
     try:
         boot = readable_boot_files(tiny_image, POOL_DIR, prefix='fleet-evac-')
         blank_image(BASE, '32M')
@@ -186,7 +162,7 @@ def evac(fleet_compute, fleet_ansible, tiny_image, tmp_path_factory):
             _remove_guest(fleet)
         finally:
             try:
-                _drop_hooks(fleet)
+                fencing.drop_hooks(fleet.hosts)
             finally:
                 _clean_files()
         print('fleet evacuate playbook runs: %s' % ', '.join(
