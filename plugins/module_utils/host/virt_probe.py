@@ -169,6 +169,11 @@ class _Probe:
     def printed(self):
         return any(marker in self.output for marker in self.markers)
 
+    @property
+    def boots_kernel(self):
+        """This probe boots a Linux kernel (the second stage), not the boot sector."""
+        return self.markers != (LONG_MODE_MARKER,)
+
     def finish(self, usable, reason=None):
         if self.result is None:
             self.result = dict(usable=usable, seconds=round(time.time() - self.started, 2))
@@ -223,14 +228,14 @@ def _outpaced(probes, now):
     limit = max(ACCELERATOR_GRACE, 2 * took)
     for probe in probes:
         if probe.result is None and now - probe.started > limit:
-            what = 'a Linux kernel' if probe.markers != (LONG_MODE_MARKER,) else 'the probe guest'
+            what = 'a Linux kernel' if probe.boots_kernel else 'the probe guest'
             probe.finish(False, '%s had not got through under %s after %d seconds, while emulation (%s) took %.1f '
                                 'seconds: an accelerator slower than emulation is not used'
                          % (what, probe.virt_type, limit, EMULATION, took))
 
 
 def _stop(probe, timeout):
-    if probe.result is None and probe.markers != (LONG_MODE_MARKER,):
+    if probe.result is None and probe.boots_kernel:
         probe.finish(False, 'the probe guest ran, but a Linux kernel booted under it printed nothing that shows it '
                             'got through its start-up within %d seconds' % timeout)
     if probe.result is None:
