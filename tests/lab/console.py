@@ -106,12 +106,13 @@ def vnc_auth_response(password, challenge):
     return encryptor.update(challenge) + encryptor.finalize()
 
 
-def _recv_exactly(sock, count):
+def recv_exactly(sock, count):
+    """``count`` bytes from ``sock``; ConnectionError when the server closes the connection first."""
     data = b''
     while len(data) < count:
         chunk = sock.recv(count - len(data))
         if not chunk:
-            raise AssertionError('the VNC server closed the connection after %r' % data)
+            raise ConnectionError('the server closed the connection after %r' % data)
         data += chunk
     return data
 
@@ -120,18 +121,18 @@ def vnc_security(port, password=None, host='127.0.0.1'):
     """RFB 3.8 handshake with a guest's VNC server: ``(security types it offers, result)``; with ``password`` and
     VNC authentication offered, result is True when the server accepted the password, else None."""
     with socket.create_connection((host, port), timeout=10) as sock:
-        version = _recv_exactly(sock, 12)
+        version = recv_exactly(sock, 12)
         assert version.startswith(b'RFB 003.'), version
         sock.sendall(b'RFB 003.008\n')
-        count = _recv_exactly(sock, 1)[0]
+        count = recv_exactly(sock, 1)[0]
         assert count, 'the VNC server refused the handshake'
-        types = list(_recv_exactly(sock, count))
+        types = list(recv_exactly(sock, count))
         if password is None or 2 not in types:
             return types, None
         sock.sendall(bytes([2]))
-        challenge = _recv_exactly(sock, 16)
+        challenge = recv_exactly(sock, 16)
         sock.sendall(vnc_auth_response(password, challenge))
-        status = int.from_bytes(_recv_exactly(sock, 4), 'big')
+        status = int.from_bytes(recv_exactly(sock, 4), 'big')
         return types, status == 0
 
 

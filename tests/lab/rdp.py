@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 import time
 
-from lab.console import vnc_auth_response
+from lab.console import recv_exactly, vnc_auth_response
 from lab.consoles import rgb_gray
 
 XRDP_LOG_GREY = (192, 192, 192)
@@ -134,30 +134,20 @@ def tls_certificate(host, port):
             return tls.getpeercert(binary_form=True)
 
 
-def _recv(sock, count):
-    data = b''
-    while len(data) < count:
-        chunk = sock.recv(count - len(data))
-        if not chunk:
-            raise ConnectionError('closed after %r' % data)
-        data += chunk
-    return data
-
-
 def rfb_login(port, password, host='127.0.0.1'):
     """Log in to an RFB server with VNC authentication as RFB 3.3 (what xrdp's VNC backend speaks). Returns the
     desktop name of the server's ServerInit, or None when refused (a failed security result or a closed
     connection)."""
     with socket.create_connection((host, port), timeout=30) as sock:
         try:
-            assert _recv(sock, 12).startswith(b'RFB ')
+            assert recv_exactly(sock, 12).startswith(b'RFB ')
             sock.sendall(b'RFB 003.003\n')
-            assert struct.unpack('>I', _recv(sock, 4))[0] == 2, 'not VNC authentication'
-            sock.sendall(vnc_auth_response(password, _recv(sock, 16)))
-            if struct.unpack('>I', _recv(sock, 4))[0] != 0:
+            assert struct.unpack('>I', recv_exactly(sock, 4))[0] == 2, 'not VNC authentication'
+            sock.sendall(vnc_auth_response(password, recv_exactly(sock, 16)))
+            if struct.unpack('>I', recv_exactly(sock, 4))[0] != 0:
                 return None
             sock.sendall(b'\x01')
-            init = _recv(sock, 24)
-            return _recv(sock, struct.unpack('>I', init[20:24])[0]).decode()
+            init = recv_exactly(sock, 24)
+            return recv_exactly(sock, struct.unpack('>I', init[20:24])[0]).decode()
         except ConnectionError:
             return None
