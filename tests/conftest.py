@@ -43,3 +43,8 @@ def pytest_collection_modifyitems(items):
             base == 'test_molecule.py' and any('[%s' % role in item.nodeid for role in LANE_B_MOLECULE_ROLES))
         if in_lane_b:
             item.add_marker(pytest.mark.lane_b)
+    # On a fresh machine the full Debian image builds beside the lanes (scripts/run-tests.sh): the files that need
+    # only the tiny image run first, while it builds. Whole files move, so their module fixtures are set up once.
+    needs_full = {item.fspath for item in items if 'full_image' in getattr(item, 'fixturenames', ())}
+    items[:] = [item for item in items if item.fspath not in needs_full] + [
+        item for item in items if item.fspath in needs_full]
