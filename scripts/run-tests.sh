@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The test suite in two lanes that share nothing but the main libvirtd (started here, before either):
-#   lane A  unit tests, and end-to-end tests on the main host, lab hosts 1 and 8, iSCSI and Open vSwitch
+#   lane A  end-to-end tests on the main host, lab hosts 1 and 8, iSCSI and Open vSwitch, and the unit tests of
+#           the XML model (they use the main libvirtd)
 #   lane B  end-to-end tests that use only lab hosts 2-7 and 9-12 (migration between lab hosts, maintenance,
 #           evacuation, host service control, placement, concurrency, the compute_host role, TLS migration,
 #           those roles' molecule scenarios)
 #   lane C  the fleet tests (tests/e2e/fleet: Debian hosts under systemd in systemd-nspawn, reached over SSH), which
-#           use nothing of lanes A and B; it runs after lane B, in its place beside lane A
+#           use nothing of lanes A and B, then the other unit tests (pure logic); it runs after lane B, in its place
+#           beside lane A, which is the longest
 # With VIRTOPS_STATIC_CHECKS=1 (`make test`) the static checks (ansible-lint, ansible-test sanity, galaxy-importer,
 # antsibull-docs and the docs build), which need no lab, run after lane C, while lane A still runs; their output is
 # kept in .build/static.log and the run fails when they fail.
@@ -79,15 +81,17 @@ lane_env() {
 # and tears its fixtures down), SIGKILL two minutes later if it has not ended. timeout relays a TERM it receives.
 lane_limit=(timeout --kill-after=120 "$((lane_minutes * 60))")
 
-say "lanes B (lab hosts 2-7, 9-12) then C (the fleet) run alongside; their output follows at the end" \
+# the unit tests that need a libvirtd (the main one, which lane A's tests compare before and after) stay in lane A
+model_unit_tests=tests/unit/plugins/module_utils/model
+say "lanes B (lab hosts 2-7, 9-12) then C (the fleet, the unit tests) run alongside; their output follows at the end" \
     "(also in $lane_b_log and $lane_c_log)"
 (
     lane_env B
     env "${lane_vars[@]}" "${lane_limit[@]}" "$venv/pytest" -m lane_b tests/e2e -p no:cacheprovider >"$lane_b_log" 2>&1
     echo "B $?" >>"$lane_rcs"
     lane_env C
-    env "${lane_vars[@]}" "${lane_limit[@]}" "$venv/pytest" -m fleet tests/e2e/fleet -p no:cacheprovider \
-        >"$lane_c_log" 2>&1
+    env "${lane_vars[@]}" "${lane_limit[@]}" "$venv/pytest" tests/e2e/fleet tests/unit \
+        --ignore="$model_unit_tests" -p no:cacheprovider >"$lane_c_log" 2>&1
     echo "C $?" >>"$lane_rcs"
     if [ "${VIRTOPS_STATIC_CHECKS:-}" = 1 ]; then
         VIRTOPS_SETUP_DONE=1 "${lane_limit[@]}" make -k --no-print-directory -C "$repo" lint sanity importer docs \
@@ -98,9 +102,9 @@ say "lanes B (lab hosts 2-7, 9-12) then C (the fleet) run alongside; their outpu
 lanes_bc=$!
 trap 'kill -TERM "$lanes_bc" "$full_image_build" 2>/dev/null' INT TERM
 
-say "lane A (unit tests; main host, lab hosts 1 and 8, iSCSI, Open vSwitch)"
+say "lane A (main host, lab hosts 1 and 8, iSCSI, Open vSwitch; the XML model's unit tests)"
 lane_env A
-env "${lane_vars[@]}" "${lane_limit[@]}" "$venv/pytest" -m 'not lane_b and not fleet'
+env "${lane_vars[@]}" "${lane_limit[@]}" "$venv/pytest" -m 'not lane_b and not fleet' "$model_unit_tests" tests/e2e
 lane_a_rc=$?
 
 if kill -0 "$lanes_bc" 2>/dev/null; then

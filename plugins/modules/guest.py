@@ -19,6 +19,12 @@ description:
   - Changes to an existing guest are applied live where libvirt can (O(disk_qos), growing O(root_size_gb),
     adding and removing O(nics), O(vcpus) and O(memory_mb) below their maxima); other changes of a running
     guest need O(allow_restart=true), otherwise the module fails naming them and leaves the guest as it was.
+  - Runs that change the same guest on the same host take turns, so that one run's restart or roll-back never
+    undoes another's half-way (two playbooks, or an AWX job beside a hand-run one). A run waits up to 900 seconds
+    for the one before it, logging every few seconds, then fails in one sentence without touching the guest. The
+    turn is kept in a root-only lock file on the machine that runs the module (under C(/run/virtops-compute)), so
+    runs against one host meet when the module runs on that host, as the collection's roles do. Check mode does not
+    wait.
 author:
   - virtops.compute contributors (@virtops)
 options:

@@ -190,6 +190,10 @@ def test_url_follows_the_guest_when_its_vnc_port_moves(proxy, cp_guest, cp_vars)
     dom.destroy()
     assert not greeting(PORT, token), 'a stopped guest still has a console'
     holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # QEMU's side of the last console connection may still be in TIME_WAIT on the old port (the guest was destroyed
+    # while websockify closed its end); a listening socket may take the port all the same, and it keeps libvirt's
+    # port allocator and QEMU off it as well
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         holder.bind(('0.0.0.0', old_port))
         holder.listen(1)

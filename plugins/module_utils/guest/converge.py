@@ -23,6 +23,7 @@ from ansible_collections.virtops.compute.plugins.module_utils.guest import recor
 from ansible_collections.virtops.compute.plugins.module_utils.guest import rescue as guest_rescue
 from ansible_collections.virtops.compute.plugins.module_utils.guest import spec as guest_spec
 from ansible_collections.virtops.compute.plugins.module_utils.guest import storage as instance_storage
+from ansible_collections.virtops.compute.plugins.module_utils.guest.lock import GuestLock
 from ansible_collections.virtops.compute.plugins.module_utils.guest.power import GuestPower, power_of
 from ansible_collections.virtops.compute.plugins.module_utils.guest.root_disk import RootDiskGrowth
 from ansible_collections.virtops.compute.plugins.module_utils.guest.wrapper import Guest
@@ -81,8 +82,14 @@ class GuestConverger(GuestPower, RootDiskGrowth):
     # ------------------------------------------------------------------ entry point
 
     def run(self):
+        guest_spec.validate(self.name, self.params)     # bad input is refused at once, not after a wait
+        if self.check:      # a check run changes nothing, so it need not wait its turn
+            return self._converge()
+        with GuestLock(self.where(), self._capabilities().host_uuid, self.name, self.module.log):
+            return self._converge()
+
+    def _converge(self):
         params = self.params
-        guest_spec.validate(self.name, params)
         # a recorded definition (the evacuate role's rebuild) is checked before anything else is looked at
         recorded = guest_recorded.RecordedGuest(self) if params.get('definition') and params['state'] != 'absent' else None
         uuid = params.get('uuid')
