@@ -112,7 +112,7 @@ if kill -0 "$lanes_bc" 2>/dev/null; then
 fi
 wait "$lanes_bc"
 if ! wait "$full_image_build"; then
-    say "building the full image failed (the tests that need it failed with it):"
+    say "the full image did not build beside the lanes (the tests that need it then tried to build it themselves):"
     cat "$full_image_log"
 fi
 lane_rc() { awk -v lane="$1" '$1 == lane {print $2}' "$lane_rcs" 2>/dev/null | grep . || echo 'not run'; }

@@ -86,7 +86,7 @@ class JobWatch:
     """The source's migration job statistics, sampled by the test every half second while a migration runs."""
 
     def __init__(self, conn):
-        self.dom = conn.lookupByName(NAME)
+        self.conn = conn
         self.samples = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -95,8 +95,8 @@ class JobWatch:
     def _run(self):
         while not self._stop.is_set():
             try:
-                stats = self.dom.jobStats(0)
-            except libvirt.libvirtError:
+                stats = self.conn.lookupByName(NAME).jobStats(0)
+            except libvirt.libvirtError:      # not there yet, or gone to the destination
                 stats = {}
             if stats.get('operation') == libvirt.VIR_DOMAIN_JOB_OPERATION_MIGRATION_OUT:
                 self.samples.append(stats)
@@ -127,10 +127,8 @@ class JobWatch:
 
 
 @pytest.fixture
-def watch(request, lab_pair):
-    """The job statistics of the migration of the test's guest (started by its dirty_guest or burning_guest)."""
-    guest = 'burning_guest' if 'burning_guest' in request.fixturenames else 'dirty_guest'
-    request.getfixturevalue(guest)
+def watch(lab_pair):
+    """The job statistics of the migration of the test's guest, on the source."""
     watcher = JobWatch(lab_pair[2])
     yield watcher
     watcher.stop()
