@@ -32,7 +32,8 @@ def lock_dir():
     directory in the temporary directory."""
     if os.geteuid() == 0 and os.path.isdir('/run'):
         return '/run/virtops-compute/guest-locks'
-    return os.path.join(tempfile.gettempdir(), 'virtops-compute-%d' % os.geteuid(), 'guest-locks')
+    # one level, so that the directory checked is the one that holds the files (no parent another user could own)
+    return os.path.join(tempfile.gettempdir(), 'virtops-compute-%d-guest-locks' % os.geteuid())
 
 
 def _private_dir(path):
