@@ -8,11 +8,13 @@ import re
 import shutil
 import subprocess
 import threading
+import time
 from xml.etree import ElementTree
 
 import libvirt
 import pytest
 
+from ansible_collections.virtops.compute.plugins.module_utils.guest.lock import GuestLock
 from lab import guests, hosts, tally
 from lab.checks import assert_one_sentence
 from lab.inventory import inventory_data
@@ -138,6 +140,55 @@ def test_two_playbooks_converging_one_guest(lab_two, boot):
     again = _race([bigger])[0]
     assert not again.get('failed') and not again['changed'], again
     print('race outcomes: %s' % [(o.get('failed', False), o.get('msg', '')) for o in created + changed])
+
+
+def _opened_by_another_process(path):
+    """Whether a process other than this one has ``path`` open (a run waiting on the lock file)."""
+    for pid in filter(str.isdigit, os.listdir('/proc')):
+        if int(pid) == os.getpid():
+            continue
+        try:
+            fds = os.listdir('/proc/%s/fd' % pid)
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                if os.readlink('/proc/%s/fd/%s' % (pid, fd)) == path:
+                    return True
+            except OSError:
+                continue
+    return False
+
+
+def _defined_memory(conn):
+    return ElementTree.fromstring(conn.lookupByName(NAME).XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)).findtext(
+        'currentMemory')
+
+
+def test_a_run_waits_while_another_holds_the_guest(lab_two, boot):
+    """The turn deterministically: while this test holds the guest's lock (as a run converging it would), a run
+    that changes the guest has opened the lock file and waits, the guest unchanged; once the lock is free it goes on."""
+    host, conn = lab_two
+    start = dict(boot, name=NAME, uri=host.uri, memory_mb=192, vcpus=1, allow_restart=True)
+    first = _race([start])[0]
+    assert not first.get('failed'), first['msg']
+    host_uuid = ElementTree.fromstring(conn.getCapabilities()).findtext('host/uuid')
+    outcome = []
+    with GuestLock("guest '%s'" % NAME, host_uuid, NAME, print) as held:
+        waiting = threading.Thread(target=lambda: outcome.extend(_race([dict(start, memory_mb=160)])))
+        waiting.start()
+        deadline = time.monotonic() + 120
+        while not _opened_by_another_process(held.path):
+            assert waiting.is_alive() and time.monotonic() < deadline, (
+                'the run never waited on the lock file %s: %r' % (held.path, outcome))
+            time.sleep(0.2)
+        assert waiting.is_alive() and not outcome, 'the run finished while the guest was held: %r' % outcome
+        _assert_one_intact_guest(host, conn)
+        assert _defined_memory(conn) == str(192 * 1024), 'the guest changed while it was held'
+    waiting.join(300)
+    assert outcome and not outcome[0].get('failed') and outcome[0]['changed'], outcome
+    _assert_one_intact_guest(host, conn)
+    assert _defined_memory(conn) == str(160 * 1024)
 
 
 @pytest.fixture(scope='module')
