@@ -24,7 +24,7 @@ description:
     for the one before it, logging every few seconds, then fails in one sentence without touching the guest. The
     turn is kept in a root-only lock file on the machine that runs the module (under C(/run/virtops-compute)), so
     runs against one host meet when the module runs on that host, as the collection's roles do. Check mode does not
-    wait.
+    wait. M(virtops.compute.guest_action)'s reboots, rebuilds and cold moves take the same turns.
 author:
   - virtops.compute contributors (@virtops)
 options:

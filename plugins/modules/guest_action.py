@@ -12,6 +12,9 @@ description:
   - Reboots a guest, injects an NMI to make its kernel take a crash dump, sets a user's password through the
     qemu-guest-agent, or rebuilds the guest from another image.
   - These are actions, not states, so every run that performs one reports C(changed=true).
+  - C(reboot), C(rebuild) and C(cold_move) take their turn with other runs that change the same guest on the same
+    host, as M(virtops.compute.guest) does. Such a run waits up to 900 seconds for the one before it, then fails in
+    one sentence without touching the guest. Check mode and the other actions do not wait.
 author:
   - virtops.compute contributors (@virtops)
 options:

@@ -1,7 +1,7 @@
 """Concurrency: two ansible-playbook runs converging the same guest at the same moment (conflicting memory) take
 turns and leave one intact guest, each run converged or failed with one sentence (both converge when both may
-restart it), and a rerun converges; and the guest role with
-forks 2 converges guests on two lab hosts at once, each host getting only its own."""
+restart it), and a rerun converges; a run, and a guest_action reboot, wait while the guest's lock is held; and the
+guest role with forks 2 converges guests on two lab hosts at once, each host getting only its own."""
 import json
 import os
 import re
@@ -17,6 +17,7 @@ import pytest
 from ansible_collections.virtops.compute.plugins.module_utils.guest.lock import GuestLock
 from lab import guests, hosts, tally
 from lab.checks import assert_one_sentence
+from lab.events import RebootEvents
 from lab.inventory import inventory_data
 from lab.proc import cmdline
 from lab.runner import REPO_ROOT, run_playbook
@@ -31,6 +32,21 @@ PLAY = """
   tasks:
     - name: converge the contested guest
       virtops.compute.guest: "{{ guest }}"
+      register: converged
+      ignore_errors: true
+    - name: keep the result
+      ansible.builtin.copy:
+        dest: "{{ result_file }}"
+        content: "{{ converged | to_json }}"
+        mode: '0600'
+"""
+
+ACTION_PLAY = """
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: act on the contested guest
+      virtops.compute.guest_action: "{{ guest }}"
       register: converged
       ignore_errors: true
     - name: keep the result
@@ -73,13 +89,13 @@ def _qemu_processes(host_name, guest):
             if prog.startswith('qemu-system') and any('guest=%s,' % guest in arg for arg in cmdline(pid))]
 
 
-def _race(wanted):
-    """Run one playbook per item of ``wanted`` at the same moment; returns each run's task result."""
+def _race(wanted, playbook=PLAY):
+    """Run ``playbook`` once per item of ``wanted`` at the same moment; returns each run's task result."""
     outcomes = [None] * len(wanted)
 
     def play(index):
         result_file = os.path.join(REPO_ROOT, '.build', 'ri-conc-%d-%d.json' % (os.getpid(), index))
-        run = run_playbook(PLAY, timeout=300, extra_vars=dict(guest=wanted[index], result_file=result_file))
+        run = run_playbook(playbook, timeout=300, extra_vars=dict(guest=wanted[index], result_file=result_file))
         assert run.rc == 0, run.stdout[-2000:]
         with open(result_file) as handle:
             outcomes[index] = json.load(handle)
@@ -189,6 +205,40 @@ def test_a_run_waits_while_another_holds_the_guest(lab_two, boot):
     assert outcome and not outcome[0].get('failed') and outcome[0]['changed'], outcome
     _assert_one_intact_guest(host, conn)
     assert _defined_memory(conn) == str(160 * 1024)
+
+
+def test_a_reboot_waits_while_another_run_changes_the_guest(lab_two, boot):
+    """guest_action's reboot takes its turn too: while this test holds the guest's lock (a converge under way), a
+    hard reboot has opened the lock file and waits, and libvirt reports no reset; once the lock is free the guest
+    is reset (the reboot event that the same listener hears is the positive control)."""
+    host, conn = lab_two
+    first = _race([dict(boot, name=NAME, uri=host.uri, memory_mb=160, vcpus=1, allow_restart=True)])[0]
+    assert not first.get('failed'), first['msg']
+    host_uuid = ElementTree.fromstring(conn.getCapabilities()).findtext('host/uuid')
+    reboots = RebootEvents(host.uri, NAME)
+    outcome = []
+    try:
+        with GuestLock("guest '%s'" % NAME, host_uuid, NAME, print) as held:
+            asked = time.monotonic()
+            action = dict(name=NAME, uri=host.uri, action='reboot', reboot_type='hard')
+            waiting = threading.Thread(target=lambda: outcome.extend(_race([action], playbook=ACTION_PLAY)))
+            waiting.start()
+            deadline = time.monotonic() + 120
+            while not _opened_by_another_process(held.path):
+                assert waiting.is_alive() and time.monotonic() < deadline, (
+                    'the reboot never waited on the lock file %s: %r' % (held.path, outcome))
+                time.sleep(0.2)
+            assert waiting.is_alive() and not outcome, 'the reboot finished while the guest was held: %r' % outcome
+            assert reboots.since(asked) == [], 'the guest was reset while another run held it'
+            released = time.monotonic()
+        waiting.join(300)
+        assert outcome and not outcome[0].get('failed') and outcome[0]['changed'], outcome
+        assert outcome[0]['method'] == 'reset', outcome
+        reboots.wait_since(released)
+        assert reboots.since(asked) == reboots.since(released), 'a reset came before the lock was free'
+    finally:
+        reboots.close()
+    _assert_one_intact_guest(host, conn)
 
 
 @pytest.fixture(scope='module')

@@ -1,4 +1,4 @@
-"""A domain's libvirt lifecycle events (started, suspended, resumed, stopped...), as libvirt sends them.
+"""A domain's libvirt lifecycle events (started, suspended, resumed, stopped...) and reboots, as libvirt sends them.
 
 libvirt tells every listener when it pauses or resumes a guest, whoever asked for it, so "the guest was never
 paused" is read from these events rather than guessed from timing. Events reach a connection only through an event
@@ -62,6 +62,45 @@ class LifecycleEvents:
             time.sleep(0.1)
         raise AssertionError('libvirt sent no lifecycle event %d for %s within %d s (seen: %s)'
                              % (event, self.name, timeout, self.events))
+
+    def close(self):
+        try:
+            self.conn.domainEventDeregisterAny(self._callback)
+        finally:
+            self.conn.close()
+
+
+class RebootEvents:
+    """When the domain ``name`` at ``uri`` was rebooted or reset from now on (host monotonic times): libvirt's
+    reboot event, sent for a reset whoever asked for it."""
+
+    def __init__(self, uri, name):
+        libvirt = _libvirt()
+        _ensure_loop()
+        self.name = name
+        self.times = []
+        self._lock = threading.Lock()
+        self.conn = libvirt.open(uri)
+        self._callback = self.conn.domainEventRegisterAny(self.conn.lookupByName(name),
+                                                          libvirt.VIR_DOMAIN_EVENT_ID_REBOOT, self._seen, None)
+
+    def _seen(self, _conn, _dom, _opaque):
+        with self._lock:
+            self.times.append(time.monotonic())
+
+    def since(self, start):
+        with self._lock:
+            return [t for t in self.times if t >= start]
+
+    def wait_since(self, start, timeout=60):
+        """Until a reboot after ``start``; returns its time."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.since(start)
+            if found:
+                return found[0]
+            time.sleep(0.1)
+        raise AssertionError('libvirt sent no reboot event for %s within %d s' % (self.name, timeout))
 
     def close(self):
         try:

@@ -15,6 +15,7 @@ from ansible_collections.virtops.compute.plugins.module_utils.connection import 
     VirtopsError, describe_libvirt_error, libvirt,
 )
 from ansible_collections.virtops.compute.plugins.module_utils.guest import progress
+from ansible_collections.virtops.compute.plugins.module_utils.guest.lock import GuestLock, host_uuid
 from ansible_collections.virtops.compute.plugins.module_utils.guest.wrapper import Guest
 from ansible_collections.virtops.compute.plugins.module_utils.libvirt.agent import agent_call, check_timeout
 
@@ -155,8 +156,18 @@ def run(module):
         # a reset at once, or a hard power-off before a rebuild, is never what a negative time asks for
         raise VirtopsError("guest '%s': reboot_timeout must be at least 1 second, got %d."
                            % (params['name'], params['reboot_timeout']))
-    return ACTIONS[params['action']](module)
+    action = ACTIONS[params['action']]
+    if module.check_mode or params['action'] not in TAKES_TURNS:
+        return action(module)
+    with GuestLock("guest '%s'" % params['name'], host_uuid(module.conn), params['name'], module.log):
+        return action(module)
 
+
+# The actions that stop, reset or redefine the guest wait for a run that is changing it (guest/lock.py), as the
+# guest module's converges do: a reboot in the middle of another run's restart, or a rebuild in the middle of its
+# roll-back, would leave the guest in neither run's state. The others touch no definition or power state (an NMI,
+# a password through the agent) or steer a migration that is already under way.
+TAKES_TURNS = ('reboot', 'rebuild', 'cold_move', 'resize')
 
 ACTIONS = dict(reboot=reboot, trigger_crash_dump=trigger_crash_dump, set_password=set_password, rebuild=rebuild,
                cold_move=cold_move, resize=resize, migration_abort=migration_abort,

@@ -1,11 +1,11 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, virtops.compute contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""One converge of a guest at a time.
+"""One change of a guest at a time.
 
-Two runs that converge the same guest at the same moment (two playbooks, an AWX job beside a hand-run one) would
-interleave their shutdowns, definitions and starts: one run's roll-back could stop the guest the other had just
-started, and leave it off. ``GuestLock`` makes the later run wait for the earlier one, through an exclusive lock on a
+Two runs that change the same guest at the same moment (two playbooks, an AWX job beside a hand-run one, a reboot
+beside a converge) would interleave their shutdowns, definitions and starts: one run's roll-back could stop the
+guest the other had just started, and leave it off. ``GuestLock`` makes the later run wait for the earlier one, through an exclusive lock on a
 file named after the host (its libvirt host UUID, whatever URI reached it) and the guest, on the machine where the
 module runs. The collection's roles run the modules on the hypervisor host, so every run against a host meets there;
 runs on two controllers against one host's remote URI are not serialized by it."""
@@ -21,6 +21,7 @@ import time
 
 from ansible_collections.virtops.compute.plugins.module_utils.connection import VirtopsError
 from ansible_collections.virtops.compute.plugins.module_utils.guest.progress import Ticker
+from ansible_collections.virtops.compute.plugins.module_utils.model.capabilities import Capabilities
 
 # long enough for another run's shutdown, restart and boot wait
 WAIT_SECONDS = 900
@@ -47,6 +48,12 @@ def _private_dir(path):
     return path
 
 
+def host_uuid(conn):
+    """The libvirt host UUID of the host behind ``conn``: what names its guests' lock files, whatever URI reached
+    it."""
+    return Capabilities.from_xml(conn.getCapabilities()).host_uuid
+
+
 class GuestLock:
     """``with GuestLock(where, host_uuid, name, log):`` holds the guest's lock, waiting up to ``wait`` seconds (with
     a line in ``log`` every few seconds) for a run that holds it."""
@@ -64,7 +71,7 @@ class GuestLock:
 
     def __enter__(self):
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-        ticker = Ticker(self.log, '%s: waiting for another run that is converging it' % self.where,
+        ticker = Ticker(self.log, '%s: waiting for another run that is changing it' % self.where,
                         'the wait for it', self.wait, clock=self.clock)
         while True:
             try:
@@ -76,7 +83,7 @@ class GuestLock:
                     raise
             if self.clock() - ticker.started >= self.wait:
                 os.close(fd)
-                raise VirtopsError('%s: another run has been converging it on this host for %d s, so this run did '
+                raise VirtopsError('%s: another run has been changing it on this host for %d s, so this run did '
                                    'not touch it; run again once that one has finished.' % (self.where, self.wait))
             ticker.tick()
             self.sleep(POLL_SECONDS)
