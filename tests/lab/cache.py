@@ -3,7 +3,7 @@ host root and its apt repository (lab.fleet.build).
 
 CACHE/<name>-<digest>/ is taken only when it holds `.complete`; a build runs in a temporary directory beside
 it, under an flock, so concurrent sessions build once and an interrupted build is never taken for a finished
-one. Builds of an older recipe are removed once the new one is in place.
+one. Builds of an older recipe are removed once the new one is in place, unless the caller says why one stays.
 """
 import fcntl
 import glob
@@ -49,8 +49,14 @@ def remove_tree(path):
     shutil.rmtree(path, ignore_errors=True)
 
 
-def cached_build(cache, name, digest, build, log, before_build=None):
-    """CACHE/<name>-<digest>, made first with build(work_dir, log) when it is not complete. Returns its path."""
+def _mounted_overlay_layer(path):
+    return 'a mounted overlay uses it' if used_by_a_mount(path) else None
+
+
+def cached_build(cache, name, digest, build, log, before_build=None, keep_old=_mounted_overlay_layer):
+    """CACHE/<name>-<digest>, made first with build(work_dir, log) when it is not complete. Returns its path.
+
+    After a build, the builds of other recipes are removed unless ``keep_old(path)`` gives a reason to keep one."""
     directory = os.path.join(cache, '%s-%s' % (name, digest))
     if is_complete(directory):
         return directory
@@ -78,9 +84,12 @@ def cached_build(cache, name, digest, build, log, before_build=None):
             remove_tree(work)
             raise
         for old in glob.glob(os.path.join(cache, name + '-*')):
-            if old != directory and used_by_a_mount(old):
-                log('%s: keeping the outdated build %s while a mounted overlay uses it' % (name, os.path.basename(old)))
-            elif old != directory:
+            if old == directory:
+                continue
+            reason = keep_old(old)
+            if reason:
+                log('%s: keeping the outdated build %s: %s' % (name, os.path.basename(old), reason))
+            else:
                 log('%s: removing the outdated build %s' % (name, os.path.basename(old)))
                 remove_tree(old)
         log('%s: built in %.0f s at %s' % (name, time.time() - started, directory))

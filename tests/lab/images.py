@@ -13,7 +13,6 @@ An image lives in CACHE/<name>-<recipe hash>/ and is rebuilt only when its recip
 builds are removed once no session has used them for STALE_DAYS: several
 checkouts of the repository (branches with other recipes) share the cache.
 """
-import fcntl
 import glob
 import gzip
 import hashlib
@@ -25,6 +24,8 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+
+from lab import cache
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RECIPES = os.path.join(HERE, 'image_recipes')
@@ -111,36 +112,16 @@ def ensure_image(name, log=say):
     if name not in SPECS:
         raise ValueError('unknown lab image %r (known: %s)' % (name, ', '.join(sorted(SPECS))))
     digest = recipe_hash(name)
-    directory = os.path.join(CACHE, '%s-%s' % (name, digest))
-    image = _image(name, directory, digest)
-    if os.path.exists(os.path.join(directory, '.complete')):
-        _mark_used(directory)
-        return image
-    os.makedirs(CACHE, mode=0o755, exist_ok=True)
-    with open(os.path.join(CACHE, '.%s.lock' % name), 'w') as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if os.path.exists(os.path.join(directory, '.complete')):
-            _mark_used(directory)
-            return image
-        ensure_host_tools(log)
-        work = tempfile.mkdtemp(prefix='.%s-build-' % name, dir=CACHE)
-        started = time.time()
-        try:
-            log('%s: building (recipe %s) in %s' % (name, digest, work))
-            BUILDERS[name](work, log)
-            for path in glob.glob(os.path.join(work, '*')):
-                os.chmod(path, 0o644)
-            os.chmod(work, 0o755)
-            open(os.path.join(work, '.complete'), 'w').close()
-            shutil.rmtree(directory, ignore_errors=True)
-            os.rename(work, directory)
-        except BaseException:
-            shutil.rmtree(work, ignore_errors=True)
-            raise
-        _mark_used(directory)
-        _remove_stale(name, directory, log)
-        log('%s: built in %.0f s at %s' % (name, time.time() - started, directory))
-    return image
+
+    def build(work, log):
+        BUILDERS[name](work, log)
+        for path in glob.glob(os.path.join(work, '*')):
+            os.chmod(path, 0o644)
+
+    directory = cache.cached_build(CACHE, name, digest, build, log, before_build=ensure_host_tools,
+                                   keep_old=_used_lately)
+    _mark_used(directory)
+    return _image(name, directory, digest)
 
 
 def _mark_used(directory):
@@ -148,17 +129,14 @@ def _mark_used(directory):
         pass
 
 
-def _remove_stale(name, current, log):
-    """Remove the other builds of ``name`` that no session has used for STALE_DAYS (one still in use by a checkout
-    with another recipe stays: removing it would only make that checkout build it again)."""
-    for old in glob.glob(os.path.join(CACHE, name + '-*')):
-        if old == current:
-            continue
-        stamp = os.path.join(old, '.last-used')
-        last = os.path.getmtime(stamp) if os.path.exists(stamp) else os.path.getmtime(old)
-        if time.time() - last > STALE_DAYS * 86400:
-            log('%s: removing the outdated build %s' % (name, os.path.basename(old)))
-            shutil.rmtree(old, ignore_errors=True)
+def _used_lately(old):
+    """Why another build of an image stays: a checkout with another recipe used it within STALE_DAYS (removing it
+    would only make that checkout build it again)."""
+    stamp = os.path.join(old, '.last-used')
+    last = os.path.getmtime(stamp) if os.path.exists(stamp) else os.path.getmtime(old)
+    if time.time() - last <= STALE_DAYS * 86400:
+        return 'a session used it within %d days' % STALE_DAYS
+    return None
 
 
 def _download(package, dest, log):
