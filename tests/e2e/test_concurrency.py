@@ -26,12 +26,13 @@ NAME = 'lab-ri-conc'
 WORK = os.path.join(guests.SHARED_DIR, 'ri-conc')
 PER_HOST = 2
 
-PLAY = """
+# one task on the contested guest (the guest module's or guest_action's), its result kept for the test
+TASK_PLAY = """
 - hosts: localhost
   gather_facts: false
   tasks:
-    - name: converge the contested guest
-      virtops.compute.guest: "{{ guest }}"
+    - name: %s the contested guest
+      virtops.compute.%s: "{{ guest }}"
       register: converged
       ignore_errors: true
     - name: keep the result
@@ -40,21 +41,8 @@ PLAY = """
         content: "{{ converged | to_json }}"
         mode: '0600'
 """
-
-ACTION_PLAY = """
-- hosts: localhost
-  gather_facts: false
-  tasks:
-    - name: act on the contested guest
-      virtops.compute.guest_action: "{{ guest }}"
-      register: converged
-      ignore_errors: true
-    - name: keep the result
-      ansible.builtin.copy:
-        dest: "{{ result_file }}"
-        content: "{{ converged | to_json }}"
-        mode: '0600'
-"""
+PLAY = TASK_PLAY % ('converge', 'guest')
+ACTION_PLAY = TASK_PLAY % ('act on', 'guest_action')
 
 ROLE_PLAY = """
 - name: Guests on every compute host
@@ -176,6 +164,20 @@ def _opened_by_another_process(path):
     return False
 
 
+def _start_waiting(held, wanted, playbook, outcome, what):
+    """Start ``playbook`` for ``wanted`` in a thread (its results into ``outcome``) while the test holds the lock
+    ``held``; returns the thread once the run has opened the lock file and is still waiting on it."""
+    waiting = threading.Thread(target=lambda: outcome.extend(_race(wanted, playbook=playbook)))
+    waiting.start()
+    deadline = time.monotonic() + 120
+    while not _opened_by_another_process(held.path):
+        assert waiting.is_alive() and time.monotonic() < deadline, (
+            '%s never waited on the lock file %s: %r' % (what, held.path, outcome))
+        time.sleep(0.2)
+    assert waiting.is_alive() and not outcome, '%s finished while the guest was held: %r' % (what, outcome)
+    return waiting
+
+
 def _defined_memory(conn):
     return ElementTree.fromstring(conn.lookupByName(NAME).XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)).findtext(
         'currentMemory')
@@ -191,14 +193,7 @@ def test_a_run_waits_while_another_holds_the_guest(lab_two, boot):
     host_uuid = ElementTree.fromstring(conn.getCapabilities()).findtext('host/uuid')
     outcome = []
     with GuestLock("guest '%s'" % NAME, host_uuid, NAME, print) as held:
-        waiting = threading.Thread(target=lambda: outcome.extend(_race([dict(start, memory_mb=160)])))
-        waiting.start()
-        deadline = time.monotonic() + 120
-        while not _opened_by_another_process(held.path):
-            assert waiting.is_alive() and time.monotonic() < deadline, (
-                'the run never waited on the lock file %s: %r' % (held.path, outcome))
-            time.sleep(0.2)
-        assert waiting.is_alive() and not outcome, 'the run finished while the guest was held: %r' % outcome
+        waiting = _start_waiting(held, [dict(start, memory_mb=160)], PLAY, outcome, 'the run')
         _assert_one_intact_guest(host, conn)
         assert _defined_memory(conn) == str(192 * 1024), 'the guest changed while it was held'
     waiting.join(300)
@@ -221,14 +216,7 @@ def test_a_reboot_waits_while_another_run_changes_the_guest(lab_two, boot):
         with GuestLock("guest '%s'" % NAME, host_uuid, NAME, print) as held:
             asked = time.monotonic()
             action = dict(name=NAME, uri=host.uri, action='reboot', reboot_type='hard')
-            waiting = threading.Thread(target=lambda: outcome.extend(_race([action], playbook=ACTION_PLAY)))
-            waiting.start()
-            deadline = time.monotonic() + 120
-            while not _opened_by_another_process(held.path):
-                assert waiting.is_alive() and time.monotonic() < deadline, (
-                    'the reboot never waited on the lock file %s: %r' % (held.path, outcome))
-                time.sleep(0.2)
-            assert waiting.is_alive() and not outcome, 'the reboot finished while the guest was held: %r' % outcome
+            waiting = _start_waiting(held, [action], ACTION_PLAY, outcome, 'the reboot')
             assert reboots.since(asked) == [], 'the guest was reset while another run held it'
             released = time.monotonic()
         waiting.join(300)

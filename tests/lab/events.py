@@ -30,20 +30,37 @@ def _ensure_loop():
     _LOOP.append(thread)
 
 
-class LifecycleEvents:
-    """The lifecycle events of the domain ``name`` at ``uri`` from now on: [(host monotonic time, event, detail)]."""
+class _DomainEvents:
+    """Listens, from now on, to one kind of event (``event_id``) of the domain ``name`` at ``uri``; ``_seen`` gets
+    each event's own arguments (those between the domain and the opaque value)."""
 
-    def __init__(self, uri, name):
+    def __init__(self, uri, name, event_id):
         libvirt = _libvirt()
         _ensure_loop()
         self.name = name
-        self.events = []
         self._lock = threading.Lock()
         self.conn = libvirt.open(uri)
-        self._callback = self.conn.domainEventRegisterAny(self.conn.lookupByName(name),
-                                                          libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, self._seen, None)
+        self._callback = self.conn.domainEventRegisterAny(self.conn.lookupByName(name), event_id,
+                                                          lambda _conn, _dom, *args: self._seen(*args[:-1]), None)
 
-    def _seen(self, _conn, _dom, event, detail, _opaque):
+    def _seen(self, *args):
+        raise NotImplementedError
+
+    def close(self):
+        try:
+            self.conn.domainEventDeregisterAny(self._callback)
+        finally:
+            self.conn.close()
+
+
+class LifecycleEvents(_DomainEvents):
+    """The lifecycle events of the domain ``name`` at ``uri`` from now on: [(host monotonic time, event, detail)]."""
+
+    def __init__(self, uri, name):
+        self.events = []
+        super().__init__(uri, name, _libvirt().VIR_DOMAIN_EVENT_ID_LIFECYCLE)
+
+    def _seen(self, event, detail):
         with self._lock:
             self.events.append((time.monotonic(), event, detail))
 
@@ -63,28 +80,16 @@ class LifecycleEvents:
         raise AssertionError('libvirt sent no lifecycle event %d for %s within %d s (seen: %s)'
                              % (event, self.name, timeout, self.events))
 
-    def close(self):
-        try:
-            self.conn.domainEventDeregisterAny(self._callback)
-        finally:
-            self.conn.close()
 
-
-class RebootEvents:
+class RebootEvents(_DomainEvents):
     """When the domain ``name`` at ``uri`` was rebooted or reset from now on (host monotonic times): libvirt's
     reboot event, sent for a reset whoever asked for it."""
 
     def __init__(self, uri, name):
-        libvirt = _libvirt()
-        _ensure_loop()
-        self.name = name
         self.times = []
-        self._lock = threading.Lock()
-        self.conn = libvirt.open(uri)
-        self._callback = self.conn.domainEventRegisterAny(self.conn.lookupByName(name),
-                                                          libvirt.VIR_DOMAIN_EVENT_ID_REBOOT, self._seen, None)
+        super().__init__(uri, name, _libvirt().VIR_DOMAIN_EVENT_ID_REBOOT)
 
-    def _seen(self, _conn, _dom, _opaque):
+    def _seen(self):
         with self._lock:
             self.times.append(time.monotonic())
 
@@ -101,9 +106,3 @@ class RebootEvents:
                 return found[0]
             time.sleep(0.1)
         raise AssertionError('libvirt sent no reboot event for %s within %d s' % (self.name, timeout))
-
-    def close(self):
-        try:
-            self.conn.domainEventDeregisterAny(self._callback)
-        finally:
-            self.conn.close()
