@@ -10,38 +10,21 @@ nothing. When host 4 comes back its stale copies never start, and `cleanup` remo
 import glob
 import json
 import os
-import re
-import shutil
-import sys
 import time
 
 import libvirt
 import pytest
 
-from ansible_collections.virtops.compute.plugins.filter.evacuation import evacuation_document
+from lab import evacuate_scenario as scenario
 from lab import guests, hosts
-from lab.checks import assert_one_sentence, libvirt_snapshot
-from lab.computes import lab_computes, write_inventory
+from lab.checks import assert_one_sentence
+from lab.computes import lab_computes
 from lab.console import read_log, serial_run, serial_shell, wait_for_log
-from lab.proc import SHARED_DIR, cmdline
-from lab.runner import REPO_ROOT, run_module, run_playbook
-
-PLAYBOOK = os.path.join(REPO_ROOT, 'playbooks', 'evacuate.yml')
-WORK = os.path.join(SHARED_DIR, 'lab-evac')
-STATE = os.path.join(WORK, 'state')
-POOL, POOL_DIR = 'lab-evac', os.path.join(WORK, 'pool')
-NAMES = ('lab-evac-1', 'lab-evac-2')
-PORT = 4650
-DATA = 'lab-evac-1-data.raw'
-ROOT_MARK, VOLUME_MARK = 'virtops-evac-root-marker', 'virtops-evac-volume-marker'
-# secrets: made with the guest (never recorded), and the vault's at evacuation time
-DRIVE_SECRET, VNC_SECRET = 'drive-secret-1', 'vncpw1'
-VAULT_DRIVE_SECRET, VAULT_VNC_SECRET = 'vault-drive-pw', 'vncpw2'
-# the host name the vault gives the rebuilt guest's config drive: 7 * 6 written out, so no command line holds it
-REBUILT_HOSTNAME = 'evac-rebuilt-%d' % (7 * 6)
-LAB_CLI = [sys.executable, '-m', 'lab.cli', 'host']
-# what the tiny image prints once its boot has mounted a config drive
-DRIVE_MOUNTED = 'mounted at /mnt/config'
+from lab.evacuate_scenario import (
+    DATA, DRIVE_MOUNTED, DRIVE_SECRET, NAMES, POOL, POOL_DIR, PORT, REBUILT_HOSTNAME, ROOT_MARK, STATE,
+    VAULT_DRIVE_SECRET, VAULT_VNC_SECRET, VNC_SECRET, VOLUME_MARK, WORK,
+)
+from lab.runner import run_module
 
 
 @pytest.fixture(scope='module')
@@ -49,24 +32,12 @@ def computes(lab_libvirt):
     yield from lab_computes()
 
 
-def _remove_everywhere():
-    for host in hosts.running_hosts():
-        conn = libvirt.open(host.uri)
-        try:
-            for name in NAMES + ('lab-evac-probe',):
-                guests.remove_guest(conn, name)
-            guests.remove_pool(conn, POOL)
-        finally:
-            conn.close()
-    shutil.rmtree(WORK, ignore_errors=True)
-
-
 @pytest.fixture(scope='module')
 def recorded(computes, tiny_image, tmp_path_factory):
     """Two guests on host 4 (one with a tcp serial shell, a volume, a config drive and a VNC password), data on both
     disks; the pool on every host; host 4's libvirtd started anew, so that it knows of no hook."""
     source = computes[0]
-    _remove_everywhere()
+    scenario.remove_everywhere()
     hosts.stop_host(source)
     hosts.start_host(source.index)
     os.makedirs(POOL_DIR, mode=0o755)
@@ -101,104 +72,35 @@ def recorded(computes, tiny_image, tmp_path_factory):
     assert status == 0, 'the guest could not write its markers: %r' % out
     key_file = str(tmp_path_factory.mktemp('controller') / 'evacuate-record.key')
     yield source, drive, key_file
-    _remove_everywhere()
+    scenario.remove_everywhere()
     # the hook fails closed once the fences it reads are gone: no later test could start a guest on host 4
     hook = os.path.join(source.state_dir, 'root', 'etc', 'hooks', 'qemu.d', 'virtops-evacuation-fence')
     if os.path.exists(hook):
         os.unlink(hook)
 
 
-def _inventory(path, computes, source):
-    """Host 5 takes no vCPU (its own ratio 0), so the guests go to host 6; host 4's fence is the lab's power cut."""
-    inventory = write_inventory(str(path), computes, vcpu_ratio={computes[1].name: 0})
-    with open(inventory) as handle:
-        data = json.load(handle)
-    data['compute']['hosts'][source.name].update(
-        virtops_fence_command=LAB_CLI + ['kill', str(source.index)],
-        virtops_fence_verify_command=LAB_CLI + ['is-off', str(source.index)])
-    with open(inventory, 'w') as handle:
-        json.dump(data, handle)
-    return inventory
-
-
-def _play(inventory, key_file, fence=True, args=(), **extra):
-    # host 4 still runs when it is evacuated (the lab's fence is what makes it fail), so it answers
-    extra = dict({'target_host': 'lab-host4', 'state_dir': STATE, 'evacuate_record_key_file': key_file,
-                  'evacuate_fence_answering': True}, **extra)
-    if not fence:
-        extra.update(evacuate_fence_command=[], evacuate_fence_verify_command=[])
-    return run_playbook(PLAYBOOK, extra_vars=extra, args=('-i', inventory) + tuple(args), timeout=900)
-
-
-def _unchanged(stdout):
-    """Every host of the play recap reports changed=0."""
-    counts = re.findall(r'\schanged=(\d+)\s', stdout.split('PLAY RECAP')[-1])
-    return bool(counts) and all(count == '0' for count in counts)
-
-
-def _flat(text):
-    return ' '.join(text.split())
-
-
-def _on_peers(computes):
-    found = {}
-    for host in computes[1:]:
-        conn = libvirt.open(host.uri)
-        try:
-            for dom in conn.listAllDomains(0):
-                if dom.name() in NAMES:
-                    found[dom.name()] = (host.name, dom.UUIDString(), dom.state()[0],
-                                         dom.XMLDesc(libvirt.VIR_DOMAIN_XML_SECURE))
-        finally:
-            conn.close()
-    return found
-
-
-def _peer_snapshots(computes):
-    conns = [libvirt.open(host.uri) for host in computes[1:]]
-    try:
-        return [libvirt_snapshot(conn, refresh=False) for conn in conns]
-    finally:
-        for conn in conns:
-            conn.close()
-
-
-def _qemu_of(host_name, guest):
-    return [pid for pid, prog in hosts.host_processes(host_name)
-            if prog.startswith('qemu-system') and any('guest=%s,' % guest in a for a in cmdline(pid))]
-
-
-def _record_path(uuid):
-    return os.path.join(STATE, 'guests', uuid + '.json')
-
-
-def _key(key_file):
-    with open(key_file) as handle:
-        return handle.read().strip()
-
-
 @pytest.fixture(scope='module')
 def records(computes, recorded, tmp_path_factory):
     """The record run (twice: the second changes nothing); returns (inventory, {name: uuid})."""
     source, _drive, key_file = recorded
-    inventory = _inventory(tmp_path_factory.mktemp('evac') / 'inventory.json', computes, source)
+    inventory = scenario.inventory(tmp_path_factory.mktemp('evac') / 'inventory.json', computes, source)
     conn = libvirt.open(source.uri)
     uuids = {name: conn.lookupByName(name).UUIDString() for name in NAMES}
     conn.close()
     # records of a guest deleted since the last record run, on this host and on another: only the first is dropped
     os.makedirs(os.path.join(STATE, 'guests'), exist_ok=True)
-    gone, elsewhere = (_record_path(uuid) for uuid in (
+    gone, elsewhere = (scenario.record_path(uuid) for uuid in (
         '00000000-0000-4000-8000-00000000dead', '00000000-0000-4000-8000-0000000e15e1'))
     for path, host in ((gone, source.name), (elsewhere, 'lab-host9')):
         with open(path, 'w') as handle:
             json.dump(dict(record=dict(name='lab-evac-gone', host=host), mac='0'), handle)
-    record = _play(inventory, key_file, action='record')
+    record = scenario.play(inventory, key_file, action='record')
     assert record.rc == 0, record.stdout[-4000:] + record.stderr[-2000:]
     assert not os.path.exists(gone), 'a deleted guest kept its record'
     assert os.path.exists(elsewhere), "another host's record was dropped"
     os.unlink(elsewhere)
-    again = _play(inventory, key_file, action='record')
-    assert again.rc == 0 and _unchanged(again.stdout), again.stdout[-3000:]
+    again = scenario.play(inventory, key_file, action='record')
+    assert again.rc == 0 and scenario.unchanged(again.stdout), again.stdout[-3000:]
     return inventory, uuids
 
 
@@ -206,7 +108,7 @@ def test_records_are_signed_hold_no_secret_and_arm_the_hook(computes, recorded, 
     source, drive, key_file = recorded
     _inventory_path, uuids = records
     assert oct(os.stat(key_file).st_mode & 0o777) == '0o600'
-    saved = json.load(open(_record_path(uuids[NAMES[0]])))
+    saved = json.load(open(scenario.record_path(uuids[NAMES[0]])))
     record = saved['record']
     assert len(saved['mac']) == 64 and record['host'] == source.name and record['host_uuid'] == source.host_uuid
     assert record['root_disk']['image'] == os.path.join(POOL_DIR, 'base.qcow2')
@@ -254,71 +156,39 @@ def test_records_are_signed_hold_no_secret_and_arm_the_hook(computes, recorded, 
         conn.close()
 
 
-def _resign(path, key, change):
-    with open(path) as handle:
-        record = json.load(handle)['record']
-    change(record)
-    with open(path, 'w') as handle:
-        handle.write(evacuation_document(record, key))
-
-
-def _edit_unsigned(path, change):
-    with open(path) as handle:
-        document = json.load(handle)
-    change(document['record'])
-    with open(path, 'w') as handle:
-        json.dump(document, handle)
-
-
-def _commandline(record):
-    record['definition'] = record['definition'].replace(
-        '</domain>', "<qemu:commandline xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>"
-                     "<qemu:arg value='-device'/><qemu:arg value='pci-testdev'/></qemu:commandline></domain>")
-
-
-def _outside_disk(record):
-    record['definition'] = record['definition'].replace(
-        '</devices>', "<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='%s'/>"
-                      "<target dev='vdc' bus='virtio'/></disk></devices>" % os.path.join(WORK, 'outside.raw'))
-
-
-def _other_image(record):
-    record['root_disk']['image'] = '/etc/shadow'
-    record['root_disk']['image_format'] = 'raw'
-
-
 @pytest.mark.parametrize('how, change, refusal', [
-    ('unsigned', _other_image, 'its MAC does not verify'),
-    ('unsigned', _commandline, 'its MAC does not verify'),
-    ('signed', _commandline, 'carries <qemu:commandline>'),
-    ('signed', _outside_disk, "source@file '%s', which lies outside the storage pools" % os.path.join(WORK, 'outside.raw')),
-    ('signed', _other_image, "image '/etc/shadow' is outside the storage pools"),
+    ('unsigned', scenario.other_image, 'its MAC does not verify'),
+    ('unsigned', scenario.commandline, 'its MAC does not verify'),
+    ('signed', scenario.commandline, 'carries <qemu:commandline>'),
+    ('signed', scenario.outside_disk,
+     "source@file '%s', which lies outside the storage pools" % os.path.join(WORK, 'outside.raw')),
+    ('signed', scenario.other_image, "image '/etc/shadow' is outside the storage pools"),
 ])
 def test_a_record_edited_on_a_compromised_host_is_refused(computes, recorded, records, how, change, refusal):
     """Even with the host declared fenced, a changed record (re-signed: as if its host had lied when recording, or
     the key had leaked) starts nothing anywhere; the refusal names the record or the guest."""
     _source, _drive, key_file = recorded
     inventory, uuids = records
-    path = _record_path(uuids[NAMES[0]])
+    path = scenario.record_path(uuids[NAMES[0]])
     with open(path) as handle:
         original = handle.read()
     with open(os.path.join(WORK, 'outside.raw'), 'w') as handle:
         handle.truncate(1024 * 1024)
-    before = _peer_snapshots(computes)
+    before = scenario.peer_snapshots(computes)
     try:
         if how == 'signed':
-            _resign(path, _key(key_file), change)
+            scenario.resign(path, scenario.key(key_file), change)
         else:
-            _edit_unsigned(path, change)
-        refused = _play(inventory, key_file, fence=False, evacuate_host_fenced=True)
+            scenario.edit_unsigned(path, change)
+        refused = scenario.play(inventory, key_file, fence=False, evacuate_host_fenced=True)
     finally:
         with open(path, 'w') as handle:
             handle.write(original)
-    flat = _flat(refused.stdout)
+    flat = scenario.flat(refused.stdout)
     assert refused.rc != 0, flat[-3000:]
     assert refusal in flat and ('Record %s is refused' % path in flat or "guest 'lab-evac-1'" in flat), flat[-3000:]
     assert 'Nothing is rebuilt' in flat or 'so nothing is rebuilt' in flat, flat[-3000:]
-    assert _peer_snapshots(computes) == before, 'a refused evacuation changed a peer'
+    assert scenario.peer_snapshots(computes) == before, 'a refused evacuation changed a peer'
     assert not glob.glob(os.path.join(STATE, 'fences', '*.fence'))
 
 
@@ -349,13 +219,13 @@ def test_a_config_drive_is_never_written_over_another_file(computes, recorded):
 def test_an_unfenced_host_is_never_evacuated(computes, recorded, records):
     _source, _drive, key_file = recorded
     inventory, _uuids = records
-    before = _peer_snapshots(computes)
-    refused = _play(inventory, key_file, fence=False)
-    flat = _flat(refused.stdout)
+    before = scenario.peer_snapshots(computes)
+    refused = scenario.play(inventory, key_file, fence=False)
+    flat = scenario.flat(refused.stdout)
     assert refused.rc != 0
     assert ('Host lab-host4 is not fenced, so none of its guests is rebuilt' in flat
             and 'evacuate_fence_command' in flat and 'evacuate_host_fenced=true' in flat), flat[-3000:]
-    assert _peer_snapshots(computes) == before
+    assert scenario.peer_snapshots(computes) == before
 
 
 def test_evacuate_a_failed_host(computes, recorded, records):
@@ -372,19 +242,19 @@ def test_evacuate_a_failed_host(computes, recorded, records):
     serial_log = os.path.join(POOL_DIR, NAMES[0] + '-console.log')
     mounted = read_log(serial_log).count(DRIVE_MOUNTED)
     # check mode: the whole plan is checked, nothing is fenced, written or defined
-    before = _peer_snapshots(computes)
-    checked = _play(inventory, key_file, args=('--check',), **vault)
+    before = scenario.peer_snapshots(computes)
+    checked = scenario.play(inventory, key_file, args=('--check',), **vault)
     assert checked.rc == 0, checked.stdout[-4000:]
-    assert 'would be fenced now' in _flat(checked.stdout) and hosts.host_processes(source.name)
-    assert _peer_snapshots(computes) == before and not glob.glob(os.path.join(STATE, 'fences', '*.fence'))
+    assert 'would be fenced now' in scenario.flat(checked.stdout) and hosts.host_processes(source.name)
+    assert scenario.peer_snapshots(computes) == before and not glob.glob(os.path.join(STATE, 'fences', '*.fence'))
     start = time.monotonic()
-    evacuated = _play(inventory, key_file, args=('-v',), **vault)
+    evacuated = scenario.play(inventory, key_file, args=('-v',), **vault)
     print('fence and evacuate took %.1f s' % (time.monotonic() - start))
     assert evacuated.rc == 0, evacuated.stdout[-5000:] + evacuated.stderr[-2000:]
     assert not hosts.host_processes(source.name), 'the fence command did not power the host off'
     for secret in (VAULT_DRIVE_SECRET, VAULT_VNC_SECRET):
         assert secret not in evacuated.stdout + evacuated.stderr, 'a secret reached the job output'
-    there = _on_peers(computes)
+    there = scenario.on_peers(computes)
     assert sorted(there) == list(NAMES), there
     assert {host for host, _uuid, _state, _xml in there.values()} == {computes[2].name}, there
     for name in NAMES:
@@ -401,48 +271,34 @@ def test_evacuate_a_failed_host(computes, recorded, records):
     meta = serial_shell(PORT, "tr -d ' ' < /mnt/config/openstack/latest/meta_data.json | grep -o 'hostname\":\"[a-z0-9-]*'")
     assert 'hostname":"%s' % REBUILT_HOSTNAME in meta, meta
     assert len(glob.glob(os.path.join(STATE, 'fences', '*.fence'))) == 2
-    rerun = _play(inventory, key_file, **vault)
-    assert rerun.rc == 0 and _unchanged(rerun.stdout), rerun.stdout[-3000:]
-    assert sorted(_on_peers(computes)) == list(NAMES)
+    rerun = scenario.play(inventory, key_file, **vault)
+    assert rerun.rc == 0 and scenario.unchanged(rerun.stdout), rerun.stdout[-3000:]
+    assert sorted(scenario.on_peers(computes)) == list(NAMES)
 
     # the failed host comes back with its definitions; libvirtd tries to autostart the stale copies
     log_offset = os.path.getsize(source.log_path) if os.path.exists(source.log_path) else 0
     back = hosts.start_host(source.index, keep_state=True)
-    _wait_for_autostart_refusals(back, log_offset)
+    scenario.wait_for_autostart_refusals(back, log_offset)
     conn = libvirt.open(back.uri)
     try:
         for name in NAMES:
             dom = conn.lookupByName(name)
             assert not dom.isActive(), '%s: the stale copy runs on %s' % (name, back.name)
-            assert not _qemu_of(back.name, name), 'QEMU ran for the stale copy of %s' % name
+            assert not scenario.qemu_of(back.name, name), 'QEMU ran for the stale copy of %s' % name
         with pytest.raises(libvirt.libvirtError, match='was evacuated from this host'):
             conn.lookupByName(NAMES[1]).create()
-        assert not _qemu_of(back.name, NAMES[1])
-        cleaned = _play(inventory, key_file, action='cleanup')
+        assert not scenario.qemu_of(back.name, NAMES[1])
+        cleaned = scenario.play(inventory, key_file, action='cleanup')
         assert cleaned.rc == 0, cleaned.stdout[-4000:] + cleaned.stderr[-2000:]
         left = [d.name() for d in conn.listAllDomains(0) if d.name() in NAMES]
         assert not left, 'stale copies still defined on %s: %s' % (back.name, left)
     finally:
         conn.close()
     assert not glob.glob(os.path.join(STATE, 'fences', '*.fence'))
-    there = _on_peers(computes)
+    there = scenario.on_peers(computes)
     assert all(there[name][2] == libvirt.VIR_DOMAIN_RUNNING for name in NAMES), there
     assert os.path.exists(os.path.join(POOL_DIR, DATA)) and len(glob.glob(os.path.join(POOL_DIR, '*-root.qcow2'))) == 2
     out = serial_shell(PORT, 'dd if=/dev/vda bs=512 skip=100 count=1 2>/dev/null | head -c 30; echo')
     assert ROOT_MARK in out
 
 
-def _wait_for_autostart_refusals(host, offset, timeout=30):
-    """Wait until libvirtd has logged its failed autostart of both stale copies (the hook said no)."""
-    deadline = time.monotonic() + timeout
-    text = ''
-    while time.monotonic() < deadline:
-        with open(host.log_path, errors='replace') as handle:
-            handle.seek(offset)
-            text = handle.read()
-        if all("autostart VM '%s'" % name in text for name in NAMES):
-            assert text.count('was evacuated from this host') >= 2, text[-3000:]
-            return
-        time.sleep(0.5)
-    raise AssertionError('%s did not try to autostart the stale copies within %ss; its log says:\n%s'
-                         % (host.name, timeout, text[-3000:]))
