@@ -52,8 +52,12 @@ def test_a_drive_that_does_not_fit_leaves_the_old_one_whole(small_pool):
     big = dict(params, files=[dict(path='/var/lib/big', content='x' * (3584 * 1024))])
     refused = run_module('config_drive', **big)
     small_pool.refresh(0)
-    assert [vol.name() for vol in small_pool.listAllVolumes(0)] == [VOLUME], 'the old drive is gone or a half-made one left'
-    assert _digest(path) == before, 'the old drive was changed'
+    # what the run said and what the file holds now, for a failure's message
+    seen = 'the run: failed=%s changed=%s msg=%r; the drive now %d bytes' % (
+        refused.failed, refused.data.get('changed'), refused.msg, os.path.getsize(path))
+    assert [vol.name() for vol in small_pool.listAllVolumes(0)] == [VOLUME], (
+        'the old drive is gone or a half-made one left (%s)' % seen)
+    assert _digest(path) == before, 'the old drive was changed (%s)' % seen
     assert refused.failed, refused.data
     assert_one_sentence(refused.msg, VOLUME)
     # positive control: a new drive that fits replaces it, leaving nothing else

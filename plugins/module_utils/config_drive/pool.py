@@ -5,7 +5,7 @@
 
 This is how the config_drive module works against a remote ``uri``: the image is built
 where the module runs and only its bytes travel, through the storage API. A new image is
-uploaded into a volume of its own beside the old one and swapped in only once complete
+uploaded into a volume of its own beside the old one, read back, and swapped in only once complete
 (``storage/swap.py``), so a failed write leaves the old drive as it was.
 """
 
@@ -71,12 +71,25 @@ class PoolTarget:
             raise VirtopsError(describe_libvirt_error(err, where=where)) from None
         try:
             streams.upload(self.conn, new, io.BytesIO(data), len(data))
+            self._check_written(new, data)
         except BaseException:
             swap.discard(new)
             raise
         swap.swap_in(self._pool, new, self.volume_name,
                      lambda: self._pool.createXMLFrom(self._model(self.volume_name, len(data)), new, 0), self.local)
         refresh(self._pool)
+
+    def _check_written(self, new, data):
+        """The new image is read back before it replaces the old one: a stream that ended without an error does
+        not prove that the host's file holds every byte (a full pool's file system was seen to leave another
+        image behind), and only an image known to be whole may take the place of a good one."""
+        back = streams.download(self.conn, new, len(data))
+        if back != data:
+            same = next((index for index, (one, other) in enumerate(zip(back, data)) if one != other),
+                        min(len(back), len(data)))
+            raise VirtopsError('%s: the new image did not reach the pool whole (it reads back as written for %d of '
+                               '%d bytes; is the pool full?), so the old one is left as it was.'
+                               % (self.where, same, len(data)))
 
     def fix_mode(self):
         pass
