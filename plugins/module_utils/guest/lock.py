@@ -5,10 +5,11 @@
 
 Two runs that change the same guest at the same moment (two playbooks, an AWX job beside a hand-run one, a reboot
 beside a converge) would interleave their shutdowns, definitions and starts: one run's roll-back could stop the
-guest the other had just started, and leave it off. ``GuestLock`` makes the later run wait for the earlier one, through an exclusive lock on a
-file named after the host (its libvirt host UUID, whatever URI reached it) and the guest, on the machine where the
-module runs. The collection's roles run the modules on the hypervisor host, so every run against a host meets there;
-runs on two controllers against one host's remote URI are not serialized by it."""
+guest the other had just started, and leave it off. ``GuestLock`` makes the later run wait for the earlier one,
+through an exclusive lock on a file named after the host (its libvirt host UUID, whatever URI reached it) and the
+guest, on the machine where the module runs. The collection's roles run the modules on the hypervisor host, so
+every run against a host meets there; runs on two controllers against one host's remote URI are not serialized by
+it."""
 
 
 import errno
