@@ -300,5 +300,3 @@ def test_evacuate_a_failed_host(computes, recorded, records):
     assert os.path.exists(os.path.join(POOL_DIR, DATA)) and len(glob.glob(os.path.join(POOL_DIR, '*-root.qcow2'))) == 2
     out = serial_shell(PORT, 'dd if=/dev/vda bs=512 skip=100 count=1 2>/dev/null | head -c 30; echo')
     assert ROOT_MARK in out
-
-
