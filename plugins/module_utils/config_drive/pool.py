@@ -11,6 +11,7 @@ uploaded into a volume of its own beside the old one, read back, and swapped in 
 
 
 import io
+import os
 
 from ansible_collections.virtops.compute.plugins.module_utils.connection import (
     VirtopsError, describe_libvirt_error, libvirt,
@@ -85,8 +86,7 @@ class PoolTarget:
         image behind), and only an image known to be whole may take the place of a good one."""
         back = streams.download(self.conn, new, len(data))
         if back != data:
-            same = next((index for index, (one, other) in enumerate(zip(back, data)) if one != other),
-                        min(len(back), len(data)))
+            same = len(os.path.commonprefix([back, data]))
             raise VirtopsError('%s: the new image did not reach the pool whole (it reads back as written for %d of '
                                '%d bytes; is the pool full?), so the old one is left as it was.'
                                % (self.where, same, len(data)))
