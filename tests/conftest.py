@@ -11,7 +11,7 @@ for path in (COLLECTIONS_ROOT, os.path.join(REPO_ROOT, 'tests')):
 
 os.environ.setdefault('ANSIBLE_COLLECTIONS_PATH', COLLECTIONS_ROOT)
 
-pytest_plugins = ['lab.fixtures', 'lab.report', 'lab.fleet.fixtures']
+pytest_plugins = ['lab.fixtures', 'lab.report', 'lab.fleet.fixtures', 'lab.hang_guard']
 
 # End-to-end test files that use only lab hosts 2-7 and 9-12 and never change the main host: they run in
 # lane B, beside the rest (scripts/run-tests.sh), which uses the main host and lab hosts 1 and 8 only.

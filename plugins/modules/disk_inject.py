@@ -20,6 +20,9 @@ description:
   - libguestfs opens the image file itself, so the module works only on the compute host
     (O(uri) a local C(qemu:///system)); with a remote O(uri) it fails. Run the task on the compute host instead.
   - Each run starts the libguestfs appliance once, which takes 10-30 seconds without KVM.
+  - An appliance that makes no progress (no CPU time, no disk I/O) for 5 minutes while the module waits on it is
+    stopped, and the run starts once more on a fresh appliance (it reads before it writes); a second stall fails
+    the task in one sentence.
 author:
   - virtops.compute contributors (@virtops)
 options:

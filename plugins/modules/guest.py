@@ -116,6 +116,8 @@ options:
         file system to fill it, offline with libguestfs before the guest boots, so the guest needs no growpart.
       - Growing the root disk of a running guest this way needs O(allow_restart=true).
       - Runs on the compute host itself (a local O(uri)); libguestfs takes 10-20 s per disk.
+      - An appliance that makes no progress for 5 minutes is stopped and the growth starts once more on a fresh
+        one; one stopped while it resized the file system fails the task and says to check the file system.
     type: bool
     default: false
   kernel:

@@ -12,6 +12,7 @@ import warnings
 
 import pytest
 
+from ansible_collections.virtops.compute.plugins.module_utils.disk_image import grow
 from ansible_collections.virtops.compute.plugins.module_utils.disk_image import guestfs as guestfs_ops
 from lab import guests
 from lab.checks import assert_one_sentence
@@ -69,7 +70,7 @@ def prepared(libvirt_conn, full_image):
     overlay = guests.make_overlay(full_image, GUEST, log=_log)
     subprocess.run(['qemu-img', 'resize', '-q', overlay, '+1G'], check=True)
     started = time.time()
-    grown = guestfs_ops.grow_root(overlay, 'qcow2', _log, tcg=True)
+    grown = grow.grow_root(overlay, 'qcow2', _log, tcg=True)
     steps = dict(overlay=overlay, grown=grown, grow_seconds=time.time() - started)
 
     before = _sha256(overlay)
@@ -276,6 +277,6 @@ def test_grow_root_on_a_gpt_partition(work_dir):
     g.close()
     subprocess.run(['truncate', '-s', '512M', disk], check=True)
 
-    old_bytes, new_bytes = guestfs_ops.grow_root(disk, 'raw', _log, tcg=True)
+    old_bytes, new_bytes = grow.grow_root(disk, 'raw', _log, tcg=True)
     assert old_bytes == 100 * 1024 * 1024 and new_bytes > 350 * 1024 * 1024, (old_bytes, new_bytes)
-    assert guestfs_ops.grow_root(disk, 'raw', _log, tcg=True) is None
+    assert grow.grow_root(disk, 'raw', _log, tcg=True) is None

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, virtops.compute contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Opening offline disk images with libguestfs, and growing their root file system.
+"""Opening offline disk images with libguestfs (growing their root file system is in ``grow.py``).
 
 libguestfs boots a small appliance VM for every handle (12-30 s under TCG), so a
 module run opens one handle and does all its reading and writing through it.  It
@@ -19,8 +19,8 @@ import sys
 import time
 
 from ansible_collections.virtops.compute.plugins.module_utils.connection import VirtopsError, libvirt
+from ansible_collections.virtops.compute.plugins.module_utils.disk_image import appliance_watch
 from ansible_collections.virtops.compute.plugins.module_utils.model.domain import Domain
-from ansible_collections.virtops.compute.plugins.module_utils.model.units import MIB
 
 
 def _import_guestfs():
@@ -152,7 +152,7 @@ def format_in_header(path):
         return 'qcow2' if handle.read(4) == b'QFI\xfb' else 'raw'
 
 
-def _first_line(err):
+def first_line(err):
     text = str(err).strip()
     return (text.splitlines()[0] if text else type(err).__name__).rstrip('.')
 
@@ -160,13 +160,15 @@ def _first_line(err):
 class GuestImage:
     """One libguestfs handle on one disk image, its root file system found and mounted."""
 
-    def __init__(self, path, image_format, readonly, tcg, log=None):
+    def __init__(self, path, image_format, readonly, tcg, log=None, stall_seconds=appliance_watch.STALL_SECONDS):
         self.path = path
         self.image_format = image_format
         self.readonly = readonly
         self.tcg = tcg
         self.log = log or (lambda _msg: None)
-        self.g = None
+        self.g = None  # every call through it is watched (appliance_watch): a stuck appliance is stopped
+        self._raw = None
+        self._watchdog = appliance_watch.ApplianceWatchdog(path, stall_seconds=stall_seconds, log=self.log)
         self.root = None
         self.os_info = {}
         self.launch_seconds = None
@@ -179,8 +181,9 @@ class GuestImage:
         if not os.path.isfile(self.path):
             raise VirtopsError("image '%s' does not exist on the host." % self.path)
         started = time.time()
-        g = guestfs.GuestFS(python_return_dict=True)
-        self.g = g
+        self._raw = guestfs.GuestFS(python_return_dict=True)
+        self._watchdog.start()
+        g = self.g = appliance_watch.WatchedHandle(self._raw, self._watchdog)
         try:
             g.set_backend('direct')
             if self.tcg:
@@ -188,26 +191,38 @@ class GuestImage:
             g.add_drive_opts(self.path, format=self.image_format, readonly=1 if self.readonly else 0)
             self.log('libguestfs: starting the appliance for %s (%s)' % (self.path, 'TCG' if self.tcg else 'KVM'))
             g.launch()
+            self._watchdog.pid = self._appliance_pid()
         except RuntimeError as err:
             self.close()
-            raise VirtopsError("libguestfs could not open image '%s': %s." % (self.path, _first_line(err)))
+            raise VirtopsError("libguestfs could not open image '%s': %s." % (self.path, first_line(err)))
+        except BaseException:
+            self.close()
+            raise
         self.launch_seconds = round(time.time() - started, 1)
         return self
+
+    def _appliance_pid(self):
+        try:
+            return self._raw.get_pid()
+        except RuntimeError:
+            return None  # a backend without one: the watchdog keeps to this process's QEMU children
 
     def __exit__(self, exc_type, exc, tb):
         self.close()
         return False
 
     def close(self):
-        if self.g is None:
-            return
-        try:
-            self.g.umount_all()
-            self.g.shutdown()
-        except RuntimeError:
-            pass
-        self.g.close()
-        self.g = None
+        """Unmount and stop the appliance (watched too: a shutdown can stall), then release the handle."""
+        if self._raw is not None and not self._watchdog.fired:
+            try:
+                self.g.umount_all()
+                self.g.shutdown()
+            except (RuntimeError, appliance_watch.ApplianceStalled):
+                pass
+        self._watchdog.stop()
+        if self._raw is not None:
+            self._raw.close()
+        self._raw = self.g = None
 
     def _looks_like_root(self, device):
         g = self.g
@@ -311,99 +326,3 @@ class GuestImage:
             if sep and key in ('ID', 'VERSION_ID', 'PRETTY_NAME'):
                 info[key.lower()] = value.strip().strip('"')
         return info
-
-
-def _fs_bytes(g, device, fstype):
-    if fstype.startswith('ext'):
-        info = g.tune2fs_l(device)
-        return int(info['Block count']) * int(info['Block size'])
-    g.mount(device, '/')
-    try:
-        if fstype == 'xfs':
-            info = g.xfs_info('/')
-            return int(info['datablocks']) * int(info['blocksize'])
-        stat = g.statvfs('/')
-        return int(stat['blocks']) * int(stat['frsize'])
-    finally:
-        g.umount_all()
-
-
-def _grow_partition(g, partition, log):
-    """Move the partition's end to the end of its disk; False when it cannot be grown in place."""
-    disk = g.part_to_dev(partition)
-    number = g.part_to_partnum(partition)
-    parts = sorted(g.part_list(disk), key=lambda part: part['part_start'])
-    if parts[-1]['part_num'] != number:
-        log('grow_root: %s is not the last partition of %s; left as it is' % (partition, disk))
-        return False
-    table = g.part_get_parttype(disk)
-    if table == 'msdos' and number > 4:
-        log('grow_root: %s is a logical partition; left as it is' % partition)
-        return False
-    sector = g.blockdev_getss(disk)
-    total = g.blockdev_getsize64(disk) // sector
-    if table == 'gpt':
-        # the backup GPT sits at the old end of the disk until it is moved
-        g.part_expand_gpt(disk)
-        last = total - 2 - (16384 + sector - 1) // sector
-    else:
-        last = total - 1
-    current_end = parts[-1]['part_end'] // sector
-    if last - current_end < MIB // sector:
-        return False
-    log('grow_root: moving the end of %s from sector %d to %d' % (partition, current_end, last))
-    g.part_resize(disk, number, last)
-    return True
-
-
-def _grow_filesystem(g, device, fstype):
-    if fstype.startswith('ext'):
-        g.e2fsck(device, correct=True)
-        g.resize2fs(device)
-        return
-    g.mount(device, '/')
-    try:
-        if fstype == 'xfs':
-            g.xfs_growfs('/', datasec=True)
-        else:
-            g.btrfs_filesystem_resize('/')
-    finally:
-        g.umount_all()
-
-
-def grow_root(image_path, image_format, log=None, tcg=None, conn=None):
-    """Grow the root partition (when there is one) and its file system to fill the image (opened as
-    ``image_format``, which the caller has checked with its backing chain), offline.
-
-    ``tcg``: True/False forces libguestfs's choice, None decides (probing KVM through ``conn``
-    once per host boot; without ``conn`` and no earlier probe, TCG).  Returns
-    ``(old_bytes, new_bytes)`` of the file system, or None when there is nothing to grow.
-    Raises VirtopsError (one sentence) when the image has no OS or libguestfs fails."""
-    log = log or (lambda _msg: None)
-    if tcg is None:
-        tcg = not kvm_usable(conn, log)
-    with GuestImage(image_path, image_format, readonly=False, tcg=tcg, log=log) as image:
-        root = image.mount_root()
-        g = image.g
-        g.umount_all()
-        fstype = g.vfs_type(root)
-        if fstype not in LINUX_FILESYSTEMS:
-            log('grow_root: %s is %s, which this function does not grow' % (root, fstype))
-            return None
-        if root.startswith('/dev/mapper/') or root.startswith('/dev/md'):
-            log('grow_root: %s is on LVM or RAID; left as it is' % root)
-            return None
-        try:
-            old_bytes = _fs_bytes(g, root, fstype)
-            grown_partition = root not in g.list_devices() and _grow_partition(g, root, log)
-            room = g.blockdev_getsize64(root) - old_bytes
-            if not grown_partition and room < MIB:
-                log('grow_root: %s already fills its space' % root)
-                return None
-            _grow_filesystem(g, root, fstype)
-            new_bytes = _fs_bytes(g, root, fstype)
-        except RuntimeError as err:
-            raise VirtopsError("growing the root file system %s of image '%s' failed: %s."
-                               % (root, image_path, _first_line(err)))
-        log('grow_root: %s grew from %d to %d bytes' % (root, old_bytes, new_bytes))
-        return (old_bytes, new_bytes) if new_bytes > old_bytes else None

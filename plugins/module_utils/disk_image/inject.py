@@ -13,6 +13,7 @@ import posixpath
 
 from ansible_collections.virtops.compute.plugins.module_utils.connection import VirtopsError, is_local_uri
 from ansible_collections.virtops.compute.plugins.module_utils.disk_image import content
+from ansible_collections.virtops.compute.plugins.module_utils.disk_image import appliance_watch
 from ansible_collections.virtops.compute.plugins.module_utils.disk_image import guestfs as guestfs_ops
 from ansible_collections.virtops.compute.plugins.module_utils.storage import chain
 
@@ -280,6 +281,10 @@ class ImageInjector:
         image_format = self._format()
         if tcg is None:
             tcg = not guestfs_ops.kvm_usable(self.module.conn, self.module.log)
+        # the converge reads before it writes, so a run whose appliance stalled starts again on a fresh one
+        return appliance_watch.retry_once_on_stall(lambda: self._run_on_appliance(image_format, tcg), self.module.log)
+
+    def _run_on_appliance(self, image_format, tcg):
         try:
             with guestfs_ops.GuestImage(self.image, image_format, readonly=self.module.check_mode, tcg=tcg,
                                         log=self.module.log) as image:
@@ -289,7 +294,7 @@ class ImageInjector:
                 result['libguestfs'] = dict(tcg=tcg, launch_seconds=image.launch_seconds)
                 return result
         except RuntimeError as err:
-            raise VirtopsError("libguestfs failed on image '%s': %s." % (self.image, guestfs_ops._first_line(err)))
+            raise VirtopsError("libguestfs failed on image '%s': %s." % (self.image, guestfs_ops.first_line(err)))
 
     def _converge(self, image):
         changes, diffs, pending = [], [], []

@@ -54,9 +54,9 @@ class RootDiskGrowth:
         if not is_local_uri(self.params.get('uri')):
             raise VirtopsError('%s: auto_disk_config grows the root file system with libguestfs on the host itself; '
                                'run the module there (a local uri).' % self.where())
-        from ansible_collections.virtops.compute.plugins.module_utils.disk_image import guestfs as guestfs_ops
+        from ansible_collections.virtops.compute.plugins.module_utils.disk_image import grow
         chain.check_backing_chain(self.conn, path, image_format, self.where(), local=True, require_pools=False)
-        grown = guestfs_ops.grow_root(path, image_format, log=self.module.log, conn=self.conn)
+        grown = grow.grow_root(path, image_format, log=self.module.log, conn=self.conn)
         if grown:
             old_gib, new_gib = (size / float(GIB) for size in grown)
             self.actions.append('grew the root file system from %.1f to %.1f GiB' % (old_gib, new_gib))

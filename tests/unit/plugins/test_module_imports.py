@@ -18,9 +18,10 @@ PREFIX = 'ansible_collections.virtops.compute.plugins.module_utils.'
 NOT_AT_START = {
     'guests': ['config_drive.image', 'config_drive.vfat', 'config_drive.layout', 'config_drive.pool',
                'storage.attachments', 'storage.volumes', 'storage.images', 'libvirt.block_jobs', 'libvirt.streams',
-               'disk_image.guestfs', 'migration.cold_move', 'migration.live_job', 'pycdlib', 'guestfs'],
+               'disk_image.guestfs', 'disk_image.grow', 'disk_image.appliance_watch', 'migration.cold_move',
+               'migration.live_job', 'pycdlib', 'guestfs'],
     'guest': ['config_drive.image', 'storage.attachments', 'libvirt.block_jobs', 'disk_image.guestfs',
-              'migration.cold_move', 'migration.live_job', 'pycdlib', 'guestfs'],
+              'disk_image.grow', 'migration.cold_move', 'migration.live_job', 'pycdlib', 'guestfs'],
     'guest_info': ['guest.converge', 'storage.attachments', 'config_drive.image', 'disk_image.guestfs',
                    'migration.live_job', 'pycdlib', 'guestfs'],
     'guest_action': ['guest.converge', 'guest.rebuild', 'config_drive.image', 'migration.cold_move',
