@@ -37,9 +37,11 @@ def _run(tmp_path, child_name):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.join(REPO_ROOT, 'tests'),
                                                        os.path.join(REPO_ROOT, '.build', 'collections')]))
     try:
-        proc = subprocess.run([sys.executable, '-m', 'pytest', '-p', 'no:cacheprovider', '-p', 'lab.hang_guard',
-                               '-c', str(tmp_path / 'pytest.ini'), '--rootdir', str(tmp_path), str(tmp_path)],
-                              capture_output=True, text=True, env=env, timeout=90, check=False)
+        # away from the repository, without pytest-ansible: it would make a collections/ tree of links in the cwd
+        proc = subprocess.run([sys.executable, '-m', 'pytest', '-p', 'no:cacheprovider', '-p', 'no:pytest-ansible',
+                               '-p', 'lab.hang_guard', '-c', str(tmp_path / 'pytest.ini'), '--rootdir', str(tmp_path),
+                               str(tmp_path)],
+                              capture_output=True, text=True, env=env, cwd=str(tmp_path), timeout=90, check=False)
     finally:
         if os.path.exists(pid_file):
             try:
