@@ -21,6 +21,7 @@ import time
 from contextlib import contextmanager
 
 from ansible_collections.virtops.compute.plugins.module_utils.connection import VirtopsError
+from ansible_collections.virtops.compute.plugins.module_utils.host import procfs
 
 STALL_SECONDS = 300
 POLL_SECONDS = 5
@@ -34,14 +35,10 @@ class ApplianceStalled(VirtopsError):
 
 def process_progress(pid):
     """``(cpu seconds, disk bytes read and written)`` of a live process, or None once it has gone."""
-    try:
-        with open('/proc/%d/stat' % pid) as handle:
-            # the command name, in brackets, may hold spaces: the fields follow its last ')'
-            fields = handle.read().rsplit(')', 1)[1].split()
-    except (OSError, IndexError):
+    state = procfs.stat(pid)
+    if state is None or not procfs.alive(state[1]):
         return None
-    if not fields or fields[0] in ('Z', 'X'):
-        return None
+    fields = state[1]
     cpu = (int(fields[11]) + int(fields[12])) / float(os.sysconf('SC_CLK_TCK'))
     io_bytes = 0
     try:
@@ -55,18 +52,11 @@ def process_progress(pid):
 
 def qemu_children(parent=None):
     """The QEMU processes ``parent`` (this process) started: libguestfs's direct backend forks the appliance."""
-    parent = os.getpid() if parent is None else parent
+    parent = str(os.getpid() if parent is None else parent)
     found = []
     for entry in os.listdir('/proc'):
-        if not entry.isdigit():
-            continue
-        try:
-            with open('/proc/%s/stat' % entry) as handle:
-                head, tail = handle.read().rsplit(')', 1)
-        except (OSError, ValueError):
-            continue
-        fields = tail.split()
-        if len(fields) > 1 and fields[1] == str(parent) and 'qemu' in head.partition('(')[2]:
+        state = procfs.stat(int(entry)) if entry.isdigit() else None
+        if state is not None and state[1][1] == parent and 'qemu' in state[0]:
             found.append(int(entry))
     return found
 
@@ -137,8 +127,7 @@ class ApplianceWatchdog:
             with self._lock:
                 call = self._call
                 if call is None or self.fired:
-                    self.judge.reset()
-                    continue
+                    continue  # between calls an appliance is idle by right; outstanding() starts each call afresh
                 if not self.judge.stalled(time.monotonic(), self._sample()):
                     continue
                 self.fired = call

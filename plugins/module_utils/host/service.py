@@ -22,6 +22,7 @@ import tempfile
 import time
 
 from ansible_collections.virtops.compute.plugins.module_utils.connection import VirtopsError, connected, libvirt
+from ansible_collections.virtops.compute.plugins.module_utils.host import procfs
 
 MODULAR_DAEMONS = ('virtqemud', 'virtnetworkd', 'virtstoraged', 'virtnodedevd', 'virtsecretd', 'virtnwfilterd',
                    'virtinterfaced', 'virtproxyd')
@@ -89,11 +90,8 @@ def pid_running(pid, program):
     """True when ``pid`` is a live (not zombie) process of ``program``."""
     if not pid or process_name(pid) != program:
         return False
-    try:
-        with open('/proc/%d/stat' % pid) as handle:
-            return handle.read().rsplit(')', 1)[1].split()[0] != 'Z'
-    except (OSError, IndexError):
-        return False
+    state = procfs.stat(pid)
+    return state is not None and procfs.alive(state[1])
 
 
 def snapshot(pid):
