@@ -14,6 +14,7 @@ import signal
 import sys
 import threading
 import time
+from contextlib import nullcontext
 
 import pytest
 
@@ -46,32 +47,22 @@ class _Guard:
 
     def _say(self, text):
         """Print on the run's own output, past the test's captured output: the run may end right after."""
-        if self.capture is not None:
-            with self.capture.global_and_fixture_disabled():
-                self._write(text)
-        else:
-            self._write(text)
-
-    @staticmethod
-    def _write(text):
-        sys.stderr.write('\n[hang guard] %s\n' % text)
-        sys.stderr.flush()
-        faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+        with self.capture.global_and_fixture_disabled() if self.capture is not None else nullcontext():
+            sys.stderr.write('\n[hang guard] %s\n' % text)
+            sys.stderr.flush()
+            faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
 
     def _watch(self):
-        acted = {}
+        freed = None  # the test whose QEMU children were killed to free it
         while True:
             time.sleep(POLL_SECONDS)
             with self.lock:
                 running = self.running
-            if not running:
+            if not running or time.monotonic() < running[1]:
                 continue
-            nodeid, deadline = running
-            late = time.monotonic() - deadline
-            if late < 0 or acted.get(nodeid) == 'exit':
-                continue
-            if nodeid not in acted:
-                acted[nodeid] = 'killed'
+            nodeid = running[0]
+            if freed != nodeid:
+                freed = nodeid
                 pids = self.qemu_children()
                 self._say('%s still runs %d s after its time limit, stuck outside Python; its stacks follow. '
                           'Killing the QEMU processes it started (%s) so that the call it waits in returns.'
@@ -81,8 +72,7 @@ class _Guard:
                         os.kill(pid, signal.SIGKILL)
                     except OSError:
                         pass
-            elif late >= GRACE_SECONDS:
-                acted[nodeid] = 'exit'
+            elif time.monotonic() - running[1] >= GRACE_SECONDS:
                 self._say('%s still runs; ending this test run.' % nodeid)
                 os._exit(3)
 
