@@ -120,5 +120,9 @@ def _grow_root(image_path, image_format, log, tcg):
         except RuntimeError as err:
             raise VirtopsError("growing the root file system %s of image '%s' failed: %s."
                                % (root, image_path, first_line(err)))
+        except (KeyError, ValueError):
+            # the sizes come from the guest's own superblock, which it may have written as it liked
+            raise VirtopsError("growing the root file system %s of image '%s' failed: libguestfs reports no usable "
+                               "size for it (is its superblock damaged?)." % (root, image_path))
         log('grow_root: %s grew from %d to %d bytes' % (root, old_bytes, new_bytes))
         return (old_bytes, new_bytes) if new_bytes > old_bytes else None
