@@ -12,8 +12,8 @@ import os
 import posixpath
 
 from ansible_collections.virtops.compute.plugins.module_utils.connection import VirtopsError, is_local_uri
-from ansible_collections.virtops.compute.plugins.module_utils.disk_image import content
 from ansible_collections.virtops.compute.plugins.module_utils.disk_image import appliance_watch
+from ansible_collections.virtops.compute.plugins.module_utils.disk_image import content
 from ansible_collections.virtops.compute.plugins.module_utils.disk_image import guestfs as guestfs_ops
 from ansible_collections.virtops.compute.plugins.module_utils.storage import chain
 
